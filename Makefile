@@ -1,0 +1,35 @@
+# vcnlit: `make install` then `make run`; `make test` runs the test suite.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+EXP     ?= scic_lowres
+ARGS    ?=
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
+
+.PHONY: install run test test-all smoke bench tables lint clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(PY)  ## create .venv and install vcnlit (CPU torch pinned by constraints.txt)
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -c "import torchac, vcnlit; print('vcnlit', vcnlit.__version__, 'installed; torchac compiled')"
+
+run: ## train + evaluate the default experiment (override: make run EXP=scic_fullres ARGS='seed=1')
+	$(PY) -m vcnlit.run +experiment=$(EXP) $(ARGS)
+
+smoke: ## the whole pipeline with tiny nets, a few seconds
+	$(PY) -m vcnlit.run +experiment=$(EXP) debug=smoke logger=csv $(ARGS)
+
+test: ## fast test suite (what CI runs)
+	$(PY) -m pytest -m "not slow" -q $(ARGS)
+
+test-all: ## every test, slow ones included
+	$(PY) -m pytest -q $(ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny natural images on disk, no network, W&B disabled."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
+
+
+def natural_crop(name: str = "camera", size: tuple[int, int] = (48, 64), rgb: bool = False) -> np.ndarray:
+    import skimage.data
+
+    a = getattr(skimage.data, name)()
+    if a.ndim == 3 and not rgb:
+        a = np.asarray(Image.fromarray(a).convert("L"))
+    if a.ndim == 2 and rgb:
+        a = np.stack([a] * 3, -1)
+    h, w = size
+    return np.ascontiguousarray(a[100 : 100 + h, 120 : 120 + w])
+
+
+@pytest.fixture(scope="session")
+def image_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """train/val/test folders of small natural crops (RGB files: grayscale models read their luma)."""
+    root = tmp_path_factory.mktemp("images")
+    spec = {
+        "train": [("astronaut", (80, 96)), ("rocket", (72, 72)), ("coffee", (64, 80))],
+        "val": [("chelsea", (48, 48))],
+        "test": [("camera", (40, 56)), ("astronaut", (37, 45))],
+    }
+    out = {}
+    for split, items in spec.items():
+        d = root / split
+        d.mkdir()
+        for i, (name, size) in enumerate(items):
+            Image.fromarray(natural_crop(name, size, rgb=True)).save(d / f"{i}_{name}.png")
+        out[split] = d
+    return out
+
+
+def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` the way a user does."""
+    env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def data_overrides(dirs: dict[str, Path]) -> list[str]:
+    return [f"data.{k}_dir={v}" for k, v in dirs.items()]

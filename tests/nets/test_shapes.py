@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from vcnlit.nets import ResamplingSystem
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("preset", [
+    dict(width=8, rsn_depth=1, idn_depth=1),
+    dict(width=8, rsn_depth=1, idn_depth=1, residual=False, conditioned=False, outer_kernel=3),
+])
+def test_shapes(scale, channels, preset):
+    s = ResamplingSystem(channels=channels, scale=scale, **preset)
+    x = torch.rand(2, channels, 32, 48)
+    y = s.rsn(x)
+    assert y.shape == (2, channels, 32 // scale, 48 // scale)
+    assert 0 <= y.min() and y.max() <= 1
+    rate = torch.rand(2) if s.idn.conditioned else None
+    assert s.idn(y, rate).shape == x.shape
+    assert s.vcn(y, rate).shape == x.shape
+
+
+def test_paper_preset_sizes():
+    s = ResamplingSystem(channels=1, scale=2, width=128, rsn_depth=4, idn_depth=6, residual=False, conditioned=False)
+    convs = [m for m in s.rsn.body.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [9, 3, 3, 3, 3, 3, 9]
+    assert convs[1].stride == (2, 2)
+    assert isinstance(s.idn.out, torch.nn.ConvTranspose2d) and s.idn.out.stride == (2, 2)
+
+
+def test_residual_nets_start_near_bicubic():
+    s = ResamplingSystem(channels=1, scale=2, width=8, rsn_depth=1, idn_depth=1)
+    x = torch.rand(1, 1, 32, 32) * 0.5 + 0.25
+    err = (s.idn(s.rsn(x), torch.ones(1)) - x).abs().mean()
+    assert err < 0.2
+
+
+def test_bad_channels():
+    with pytest.raises(ValueError, match="channels must be 1"):
+        ResamplingSystem(channels=2)

@@ -1,0 +1,86 @@
+"""Each stage does its job on a tiny run (real JPEG in the loop)."""
+
+import pytorch_lightning as pl
+import torch
+
+from vcnlit.codecs import StandardCodec
+from vcnlit.data import ImageDataModule
+from vcnlit.nets import ResamplingSystem
+from vcnlit.stages import AutoencoderStage, EndToEndStage, ImitationStage
+
+RATES = [10.0, 30.0]
+
+
+def _setup(image_dirs, seed=0):
+    pl.seed_everything(seed)
+    system = ResamplingSystem(channels=1, scale=2, width=8, rsn_depth=1, idn_depth=1, outer_kernel=3)
+    dm = ImageDataModule(**{f"{k}_dir": str(v) for k, v in image_dirs.items()}, channels=1, patch_size=32,
+                         batch_size=8, steps_per_epoch=30)
+    torch.manual_seed(123)
+    batch = next(iter(dm.train_dataloader()))
+    return system, StandardCodec("jpeg", 20), dm, batch
+
+
+def _fit(stage, dm, epochs=1):
+    pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(stage, datamodule=dm)
+
+
+def _real_loss(system, codec, x):
+    with torch.no_grad():
+        y = system.rsn(x)
+        rates = [RATES[i % 2] for i in range(x.shape[0])]
+        unit = torch.tensor([codec.rate_to_unit(r) for r in rates])
+        z = codec.round_trip(y, rates).decoded
+        x_hat = system.idn(z, unit)
+        return torch.mean((x_hat - x) ** 2).item(), torch.mean((system.vcn(y, unit) - x_hat) ** 2).item()
+
+
+def test_autoencoder_stage_lowers_its_loss(image_dirs):
+    system, codec, dm, x = _setup(image_dirs)
+    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5)
+
+    def ae_loss():
+        with torch.no_grad():
+            return torch.mean((system.idn(system.rsn(x), torch.ones(x.shape[0])) - x) ** 2).item()
+
+    before = ae_loss()
+    _fit(stage, dm)
+    assert ae_loss() < before
+
+
+def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
+    system, codec, dm, x = _setup(image_dirs)
+    rsn_before = [p.clone() for p in system.rsn.parameters()]
+    _, vcn_before = _real_loss(system, codec, x)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm)
+    _, vcn_after = _real_loss(system, codec, x)
+    assert vcn_after < vcn_before
+    assert all(torch.equal(a, b) for a, b in zip(rsn_before, system.rsn.parameters()))
+
+
+def test_end_to_end_moves_rsn_through_the_vcn(image_dirs):
+    system, codec, dm, x = _setup(image_dirs)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm, epochs=2)
+    rsn_before = [p.clone() for p in system.rsn.parameters()]
+    loss_before, _ = _real_loss(system, codec, x)
+    _fit(EndToEndStage(system, codec, RATES, lr=2e-4, warmup_steps=5), dm)
+    moved = sum((a - b).abs().sum().item() for a, b in zip(rsn_before, system.rsn.parameters()))
+    assert moved > 0
+    loss_after, _ = _real_loss(system, codec, x)
+    assert loss_after <= loss_before * 1.02
+
+
+def test_rsn_gradient_comes_only_through_the_vcn(image_dirs):
+    """The RSN update's loss is a function of VCN(RSN(X)); the VCN's own weights are not changed by it."""
+    system, codec, _, x = _setup(image_dirs)
+    stage = EndToEndStage(system, codec, RATES)
+    from vcnlit.stages.base import frozen
+
+    y = system.rsn(x)
+    with frozen(system.vcn):
+        loss = torch.mean((system.vcn(y, torch.ones(x.shape[0])) - x) ** 2)
+    loss.backward()
+    assert all(p.grad is None for p in system.vcn.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in system.rsn.parameters())
+    assert stage.trains == ("idn", "vcn", "rsn")

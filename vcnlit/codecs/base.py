@@ -1,0 +1,85 @@
+"""The one interface every vcnlit codec implements (SCIC and DNNC alike)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class CodecResult(NamedTuple):
+    """A batch round trip: decoded signals and the exact size of each real bitstream."""
+
+    decoded: Tensor  # (B, C, H, W), float in [0, 1]
+    nbytes: list[int]  # bytes of each image's payload
+
+
+class Codec(ABC):
+    """A codec with no gradient: ``encode`` -> bytes, ``decode`` -> tensor.
+
+    ``rate`` is the codec's rate knob (a quality for standard codecs, a step size
+    for DNNC); every method takes an optional override so one codec object
+    serves a whole rate-distortion curve.
+    """
+
+    #: short name written into bitstream headers and results files
+    name: str = "codec"
+    #: which framework this codec belongs to: "scic" or "dnnc"
+    mode: str = "scic"
+    #: config key of the rate knob ("quality" or "step")
+    rate_key: str = "quality"
+    #: images whose height and width are multiples of this can be coded as is
+    block: int = 1
+
+    def __init__(self, rate: float, threads: int = 1) -> None:
+        self.rate = rate
+        self.threads = max(1, int(threads))
+
+    @abstractmethod
+    def encode(self, y: Tensor, rate: float | None = None) -> bytes:
+        """Code one (C, H, W) signal in [0, 1]."""
+
+    @abstractmethod
+    def decode(self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None) -> Tensor:
+        """Decode one payload to a (C, H, W) float tensor of the given shape."""
+
+    @abstractmethod
+    def rate_to_unit(self, rate: float) -> float:
+        """Map a rate value to [0, 1] (0 = lowest rate): networks condition on it."""
+
+    def params(self) -> dict[str, Any]:
+        """Codec settings other than the rate (recorded in headers and results)."""
+        return {}
+
+    def _round_trip_one(self, y: Tensor, rate: float) -> tuple[Tensor, int]:
+        payload = self.encode(y, rate)
+        return self.decode(payload, tuple(y.shape), rate), len(payload)
+
+    @torch.no_grad()
+    def round_trip(self, y: Tensor, rate: float | Tensor | list[float] | None = None) -> CodecResult:
+        """Encode and decode a batch (B, C, H, W); ``rate`` may be one value or one per image."""
+        if y.dim() != 4:
+            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(y.shape)}")
+        b = y.shape[0]
+        rates = _per_image(rate if rate is not None else self.rate, b)
+        y_cpu = y.detach().float().cpu()
+        if self.threads > 1 and b > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                out = list(pool.map(self._round_trip_one, y_cpu, rates))
+        else:
+            out = [self._round_trip_one(yi, r) for yi, r in zip(y_cpu, rates)]
+        decoded = torch.stack([o[0] for o in out]).to(device=y.device, dtype=y.dtype)
+        return CodecResult(decoded, [o[1] for o in out])
+
+
+def _per_image(rate: float | Tensor | list[float], b: int) -> list[float]:
+    if isinstance(rate, Tensor):
+        rate = rate.flatten().tolist()
+    if isinstance(rate, (list, tuple)):
+        if len(rate) != b:
+            raise ValueError(f"got {len(rate)} rates for a batch of {b}")
+        return [float(r) for r in rate]
+    return [float(rate)] * b

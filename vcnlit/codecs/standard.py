@@ -1,0 +1,104 @@
+"""SCIC: standard codecs through Pillow (JPEG, JPEG2000, WebP, AVIF), real bitstreams."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, features
+from torch import Tensor
+
+from vcnlit.codecs.base import Codec
+
+#: Pillow format name and the (min, max) of each codec's rate knob
+_FORMATS: dict[str, tuple[str, float, float]] = {
+    "jpeg": ("JPEG", 1, 95),
+    "jpeg2000": ("JPEG2000", 1, 400),  # compression ratio (higher = smaller file)
+    "webp": ("WEBP", 0, 100),
+    "avif": ("AVIF", 0, 100),
+}
+
+
+def to_uint8(y: Tensor) -> np.ndarray:
+    """(C, H, W) float in [0, 1] -> (H, W) or (H, W, C) uint8, rounding to nearest."""
+    a = (y.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
+    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+
+
+def from_uint8(a: np.ndarray) -> Tensor:
+    """(H, W) or (H, W, C) uint8 -> (C, H, W) float in [0, 1]."""
+    t = torch.from_numpy(np.asarray(a, dtype=np.uint8).copy())
+    t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
+    return t.float() / 255.0
+
+
+class StandardCodec(Codec):
+    """A standard image codec whose bitstream any viewer can open.
+
+    ``quality`` is the rate knob: JPEG quality (1-95), WebP/AVIF quality (0-100),
+    or for JPEG2000 the compression ratio (higher means fewer bytes).
+    """
+
+    mode = "scic"
+    rate_key = "quality"
+
+    def __init__(
+        self,
+        format: str = "jpeg",
+        quality: float = 20,
+        optimize: bool = True,
+        subsampling: int = 2,
+        threads: int = 1,
+    ) -> None:
+        fmt = format.lower()
+        if fmt not in _FORMATS:
+            raise ValueError(f"unknown standard codec {format!r}; choose one of {sorted(_FORMATS)}")
+        pil_name = _FORMATS[fmt][0]
+        feature = {"jpeg2000": "jpg_2000", "webp": "webp", "avif": "avif"}.get(fmt)
+        if feature and not features.check(feature):
+            raise RuntimeError(f"this Pillow build cannot encode {fmt}; install a Pillow with {feature}")
+        super().__init__(quality, threads)
+        self.name = fmt
+        self.format = pil_name
+        self.optimize = bool(optimize)
+        self.subsampling = int(subsampling)
+        self.lo, self.hi = _FORMATS[fmt][1:]
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"format": self.name}
+        if self.name == "jpeg":
+            p.update(optimize=self.optimize, subsampling=self.subsampling)
+        return p
+
+    def rate_to_unit(self, rate: float) -> float:
+        u = (float(rate) - self.lo) / (self.hi - self.lo)
+        return 1.0 - u if self.name == "jpeg2000" else u
+
+    def _save_kwargs(self, rate: float) -> dict[str, Any]:
+        q = float(rate)
+        if not self.lo <= q <= self.hi:
+            raise ValueError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
+        if self.name == "jpeg":
+            return {"quality": int(round(q)), "optimize": self.optimize, "subsampling": self.subsampling}
+        if self.name == "jpeg2000":
+            return {"quality_mode": "rates", "quality_layers": [q], "irreversible": True}
+        if self.name == "webp":
+            return {"quality": int(round(q)), "method": 4}
+        return {"quality": int(round(q))}  # avif
+
+    def encode(self, y: Tensor, rate: float | None = None) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(to_uint8(y)).save(buf, format=self.format, **self._save_kwargs(rate or self.rate))
+        return buf.getvalue()
+
+    def decode(self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None) -> Tensor:
+        with Image.open(io.BytesIO(payload)) as im:
+            im.load()
+            want = "L" if shape[0] == 1 else "RGB"
+            a = np.asarray(im.convert(want) if im.mode != want else im)
+        out = from_uint8(a)
+        if tuple(out.shape) != tuple(shape):
+            raise ValueError(f"decoded {self.name} image has shape {tuple(out.shape)}, expected {tuple(shape)}")
+        return out

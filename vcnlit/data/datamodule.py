@@ -1,0 +1,140 @@
+"""LightningDataModule over train / val / test image folders (embedded default when unset)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from vcnlit.data.embedded import materialize
+from vcnlit.data.images import ImageError, list_images, load_image
+
+log = logging.getLogger(__name__)
+
+
+def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str = "error") -> list[tuple[str, Tensor]]:
+    """All images of a folder as (name, tensor); unreadable files raise, or are skipped with a warning."""
+    out, bad = [], []
+    for f in list_images(folder, key):
+        try:
+            out.append((f.name, load_image(f, channels)))
+        except ImageError as e:
+            if on_bad_image != "skip":
+                raise
+            bad.append(str(e))
+    if bad:
+        log.warning("skipped %d unreadable image(s) in %s:\n  %s", len(bad), folder, "\n  ".join(bad))
+    if not out:
+        raise ImageError(f"no readable images in {key}={folder}")
+    return out
+
+
+class RandomCrops(Dataset):
+    """``length`` random crops (with random flips) drawn from in-memory images."""
+
+    def __init__(self, images: list[Tensor], patch_size: int, length: int, flips: bool = True) -> None:
+        self.images = [_pad_to(x, patch_size) for x in images]
+        self.patch, self.length, self.flips = patch_size, length, flips
+        # sample images in proportion to their area so big photos are not under-used
+        self.weights = torch.tensor([float(x.shape[-1] * x.shape[-2]) for x in self.images])
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, idx: int) -> Tensor:
+        x = self.images[int(torch.multinomial(self.weights, 1))]
+        h, w = x.shape[-2:]
+        i = int(torch.randint(0, h - self.patch + 1, ()))
+        j = int(torch.randint(0, w - self.patch + 1, ()))
+        crop = x[:, i : i + self.patch, j : j + self.patch]
+        if self.flips and torch.rand(()) < 0.5:
+            crop = crop.flip(-1)
+        if self.flips and torch.rand(()) < 0.5:
+            crop = crop.flip(-2)
+        return crop.contiguous()
+
+
+class WholeImages(Dataset):
+    """Whole images with their file names (batch size 1: sizes differ)."""
+
+    def __init__(self, items: list[tuple[str, Tensor]]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, idx: int) -> dict:
+        name, x = self.items[idx]
+        return {"image": x, "name": name}
+
+
+def _pad_to(x: Tensor, size: int) -> Tensor:
+    ph, pw = max(0, size - x.shape[-2]), max(0, size - x.shape[-1])
+    if ph or pw:
+        x = F.pad(x.unsqueeze(0), (0, pw, 0, ph), mode="replicate").squeeze(0)
+    return x
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Train crops and whole val/test images from folders.
+
+    Unset folders fall back to the embedded scikit-image set, written once to
+    ``embedded_dir``.
+    """
+
+    def __init__(
+        self,
+        train_dir: str | None = None,
+        val_dir: str | None = None,
+        test_dir: str | None = None,
+        embedded_dir: str = "~/.cache/vcnlit/embedded",
+        channels: int = 1,
+        patch_size: int = 64,
+        batch_size: int = 16,
+        steps_per_epoch: int = 100,
+        num_workers: int = 0,
+        max_eval_images: int | None = None,
+        on_bad_image: str = "error",
+    ) -> None:
+        super().__init__()
+        self.dirs = {"train": train_dir, "val": val_dir, "test": test_dir}
+        self.embedded_dir = embedded_dir
+        self.channels, self.patch_size, self.batch_size = channels, patch_size, batch_size
+        self.steps_per_epoch, self.num_workers = steps_per_epoch, num_workers
+        self.max_eval_images, self.on_bad_image = max_eval_images, on_bad_image
+        self._cache: dict[str, list[tuple[str, Tensor]]] = {}
+
+    def folder(self, split: str) -> Path:
+        d = self.dirs[split]
+        if d is None:
+            return materialize(self.embedded_dir)[split]
+        return Path(d)
+
+    def images(self, split: str) -> list[tuple[str, Tensor]]:
+        """(name, tensor) of every image of a split, read once."""
+        if split not in self._cache:
+            items = load_folder(self.folder(split), self.channels, f"data.{split}_dir", self.on_bad_image)
+            if split != "train" and self.max_eval_images:
+                items = items[: self.max_eval_images]
+            self._cache[split] = items
+        return self._cache[split]
+
+    def train_dataloader(self) -> DataLoader:
+        ds = RandomCrops([x for _, x in self.images("train")], self.patch_size,
+                         self.steps_per_epoch * self.batch_size)
+        return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, drop_last=True)
+
+    def _whole(self, split: str) -> DataLoader:
+        return DataLoader(WholeImages(self.images(split)), batch_size=1, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._whole("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._whole("test")

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, RD curves, comparisons, results files, plots."""

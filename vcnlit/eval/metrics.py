@@ -1,0 +1,52 @@
+"""Distortion metrics on 8-bit-rounded images, per image (average over images afterwards)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pytorch_msssim import ms_ssim, ssim
+from torch import Tensor
+
+
+def quantize8(x: Tensor) -> Tensor:
+    """Round [0, 1] images to the 256 levels a PNG would store (still in [0, 1])."""
+    return (x.clamp(0, 1) * 255.0).round() / 255.0
+
+
+def psnr(x_hat: Tensor, x: Tensor) -> Tensor:
+    """PSNR in dB of each image of a (B, C, H, W) batch, after 8-bit rounding (inf capped at 100 dB)."""
+    mse = (quantize8(x_hat) - quantize8(x)).pow(2).flatten(1).mean(1)
+    return (10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0)
+
+
+def _win(x: Tensor) -> int:
+    w = min(11, min(x.shape[-2:]))
+    return w if w % 2 == 1 else w - 1
+
+
+def ssim_per_image(x_hat: Tensor, x: Tensor) -> Tensor:
+    """SSIM (Gaussian window 11, 8-bit data range) of each image; smaller windows for tiny images."""
+    w = _win(x)
+    if w < 3:
+        return torch.full((x.shape[0],), float("nan"))
+    return ssim(quantize8(x_hat) * 255, quantize8(x) * 255, data_range=255, size_average=False, win_size=w)
+
+
+def ms_ssim_per_image(x_hat: Tensor, x: Tensor) -> Tensor:
+    """MS-SSIM of each image; NaN for images too small for its five scales (< 161 px a side)."""
+    if min(x.shape[-2:]) <= 160:
+        return torch.full((x.shape[0],), float("nan"))
+    return ms_ssim(quantize8(x_hat) * 255, quantize8(x) * 255, data_range=255, size_average=False)
+
+
+def bpp(nbytes: int, height: int, width: int) -> float:
+    """Bits per pixel of the original image: bytes x 8 / (height x width)."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    return nbytes * 8.0 / (height * width)
+
+
+def mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else float("nan")

@@ -1,0 +1,31 @@
+"""Rate-distortion plots as PNG (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: str = "") -> Path:
+    """Plot ``metric`` against bpp for results dicts in CompressAI's layout."""
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    for c in curves:
+        r = c["results"]
+        pts = sorted((b, m) for b, m in zip(r["bpp"], r[metric]) if m is not None)
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, label=c["name"])
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM"}.get(metric, metric))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

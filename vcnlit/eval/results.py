@@ -1,0 +1,84 @@
+"""Results files in CompressAI's JSON layout, with the provenance that made them."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("vcnlit", "torch", "pytorch-lightning", "hydra-core", "pillow", "torchac", "numpy")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(config: dict | None = None) -> dict[str, Any]:
+    """Command line, resolved config, git commit and package versions."""
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "config": config,
+        "git_commit": git_commit(),
+        "versions": versions(),
+    }
+
+
+def results_json(
+    name: str,
+    description: str,
+    results: dict[str, list[float]],
+    results_by_image: dict[str, dict[str, list[float]]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": name, "description": description, "results": results}
+    if results_by_image is not None:
+        data["results_by_image"] = results_by_image
+    data["meta"] = meta or {}
+    return data
+
+
+def _clean(v: Any) -> Any:
+    """NaN is not JSON: write null instead."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text())
+    if "results" not in data or "bpp" not in data["results"]:
+        raise ValueError(f"{path} is not a results file (expected {{'name', 'results': {{'bpp', ...}}}})")
+    return data

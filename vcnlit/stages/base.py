@@ -1,0 +1,137 @@
+"""What every training stage shares: frozen/trained networks, optimizers, real-codec validation."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from vcnlit.codecs import Codec
+from vcnlit.compressor import Compressor
+from vcnlit.eval.metrics import psnr
+from vcnlit.nets import ResamplingSystem, resize
+from vcnlit.stages.losses import distance
+
+
+@contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Temporarily stop gradients into ``module``'s weights (gradients still flow through it)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(module.parameters(), flags):
+            p.requires_grad_(f)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or inf; the stage stops and the last good checkpoint stays."""
+
+
+class Stage(pl.LightningModule):
+    """A LightningModule that trains some networks of a :class:`ResamplingSystem` and freezes the rest.
+
+    Subclasses set ``trains`` (names of the networks they update, one optimizer
+    each, in update order) and implement ``training_step`` with manual
+    optimization. Codec rates are drawn per image from ``train_rates``, so one
+    model serves the whole rate-distortion curve.
+    """
+
+    trains: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        system: ResamplingSystem,
+        codec: Codec,
+        train_rates: list[float],
+        val_rate: float | None = None,
+        lr: float = 2e-4,
+        warmup_steps: int = 100,
+        loss: str = "mse",
+        y_weight: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.system, self.codec = system, codec
+        self.compressor = Compressor(system, codec)
+        self.train_rates = [float(r) for r in train_rates]
+        self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
+        self.lr, self.warmup_steps, self.loss_kind, self.y_weight = lr, warmup_steps, loss, y_weight
+        self._rng = random.Random(0)
+        for name in ("rsn", "idn", "vcn"):
+            getattr(system, name).requires_grad_(name in self.trains)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # draws of codec rates follow the global seed (set per stage by the runner)
+        self._rng = random.Random(int(torch.initial_seed()) % (2**31))
+
+    def sample_rates(self, n: int) -> list[float]:
+        return [self._rng.choice(self.train_rates) for _ in range(n)]
+
+    def dist(self, a: Tensor, b: Tensor) -> Tensor:
+        return distance(a, b, self.loss_kind)
+
+    def y_regulariser(self, x: Tensor, y: Tensor) -> Tensor:
+        """Keeps Y close to the bicubic re-sampled image (weight ``y_weight``, 0 disables)."""
+        if self.y_weight <= 0:
+            return y.new_zeros(())
+        return self.y_weight * distance(y, resize(x, tuple(y.shape[-2:])), "mse")
+
+    def check_finite(self, **losses: Tensor) -> None:
+        for k, v in losses.items():
+            if not torch.isfinite(v):
+                raise NonFiniteLossError(
+                    f"stage {type(self).__name__}: loss {k} is {v.item()} at step {self.global_step}; "
+                    "the last good checkpoint is kept (lower the learning rate?)"
+                )
+
+    def update(self, opt_index: int, loss: Tensor) -> None:
+        """Backward and step one optimizer, touching only that optimizer's parameters."""
+        opts = self.optimizers()
+        opt = opts[opt_index] if isinstance(opts, list) else opts
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        scheds = self.lr_schedulers()
+        for s in scheds if isinstance(scheds, list) else [scheds]:
+            if s is not None:
+                s.step()
+
+    def configure_optimizers(self):  # noqa: ANN201
+        def warmup(step: int) -> float:
+            return min(1.0, (step + 1) / max(1, self.warmup_steps))
+
+        opts, scheds = [], []
+        for name in self.trains:
+            opt = torch.optim.Adam(getattr(self.system, name).parameters(), lr=self.lr)
+            opts.append(opt)
+            scheds.append({"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, warmup), "interval": "step"})
+        return opts, scheds
+
+    # -- validation: real codec, real bytes ------------------------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        x = batch["image"]
+        rt = self.compressor.round_trip(x, self.val_rate)
+        bpp = sum(rt.nbytes) * 8.0 / (x.shape[0] * x.shape[-1] * x.shape[-2])
+        stage = self.stage_name()
+        self.log(f"{stage}/val_psnr", psnr(rt.x_hat, x).mean(), batch_size=x.shape[0], sync_dist=True)
+        self.log(f"{stage}/val_bpp", bpp, batch_size=x.shape[0], sync_dist=True)
+
+    @classmethod
+    def stage_name(cls) -> str:
+        return getattr(cls, "name", cls.__name__)
+
+
+def epochs_for(steps: int, steps_per_epoch: int) -> int:
+    """Whole epochs covering ``steps`` training batches."""
+    return max(1, math.ceil(steps / max(1, steps_per_epoch)))

@@ -1,0 +1,30 @@
+"""Stage 2: RSN frozen; the IDN learns real codec output, the VCN learns to imitate codec + IDN."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vcnlit.stages.base import Stage
+
+
+class ImitationStage(Stage):
+    """IDN: distance(X, IDN(codec(Y))); VCN: distance(VCN(Y), IDN(codec(Y)))."""
+
+    name = "imitation"
+    trains = ("idn", "vcn")
+
+    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+        rates = self.sample_rates(x.shape[0])
+        unit = self.compressor.rate_units(rates, x.device)
+        with torch.no_grad():
+            y = self.system.rsn(x)
+        z = self.codec.round_trip(y, rates).decoded
+        x_hat = self.system.idn(z, unit)
+        idn_loss = self.dist(x_hat, x)
+        vcn_loss = self.dist(self.system.vcn(y, unit), x_hat.detach())
+        self.check_finite(idn_loss=idn_loss, vcn_loss=vcn_loss)
+        self.update(0, idn_loss)
+        self.update(1, vcn_loss)
+        self.log_dict({f"{self.name}/idn_loss": idn_loss, f"{self.name}/vcn_loss": vcn_loss}, prog_bar=True)
+        return idn_loss
