@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import data_overrides, run_module
 from test_config import EXPERIMENTS
 

@@ -56,7 +56,7 @@ def load_model(path: str | Path, expect_experiment: str | None = None) -> Loaded
         raise CheckpointError(f"model file not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a model file"
+    except Exception as e:
         raise CheckpointError(f"{path} is not a vcnlit model file ({type(e).__name__}: {str(e)[:120]})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         hint = " (a Lightning stage checkpoint? use the run's model.ckpt)" if isinstance(data, dict) and "state_dict" in data else ""

@@ -88,7 +88,6 @@ def main(cfg: DictConfig) -> None:
     from vcnlit.checkpoint import load_model
     from vcnlit.data import load_folder
     from vcnlit.data.embedded import materialize
-
     from vcnlit.errors import exit_on_user_error
 
     with exit_on_user_error():

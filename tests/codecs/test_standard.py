@@ -2,9 +2,9 @@ import io
 
 import pytest
 import torch
+from conftest import natural_crop
 from PIL import Image
 
-from conftest import natural_crop
 from vcnlit.codecs import StandardCodec
 from vcnlit.codecs.standard import from_uint8, to_uint8
 from vcnlit.eval.metrics import bpp

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import natural_crop
 from skimage.metrics import structural_similarity
 
-from conftest import natural_crop
 from vcnlit.codecs.standard import from_uint8
 from vcnlit.eval.metrics import ms_ssim_per_image, psnr, quantize8, ssim_per_image
 

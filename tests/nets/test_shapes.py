@@ -7,8 +7,8 @@ from vcnlit.nets import ResamplingSystem
 @pytest.mark.parametrize("scale", [1, 2])
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("preset", [
-    dict(width=8, rsn_depth=1, idn_depth=1),
-    dict(width=8, rsn_depth=1, idn_depth=1, residual=False, conditioned=False, outer_kernel=3),
+    {"width": 8, "rsn_depth": 1, "idn_depth": 1},
+    {"width": 8, "rsn_depth": 1, "idn_depth": 1, "residual": False, "conditioned": False, "outer_kernel": 3},
 ])
 def test_shapes(scale, channels, preset):
     s = ResamplingSystem(channels=channels, scale=scale, **preset)

@@ -14,7 +14,12 @@ class CodecResult(NamedTuple):
     """A batch round trip: decoded signals and the exact size of each real bitstream."""
 
     decoded: Tensor  # (B, C, H, W), float in [0, 1]
-    nbytes: list[int]  # bytes of each image's payload
+    payloads: list[bytes]  # each image's real bitstream
+
+    @property
+    def nbytes(self) -> list[int]:
+        """Exact size of each payload in bytes."""
+        return [len(p) for p in self.payloads]
 
 
 class Codec(ABC):
@@ -54,9 +59,9 @@ class Codec(ABC):
         """Codec settings other than the rate (recorded in headers and results)."""
         return {}
 
-    def _round_trip_one(self, y: Tensor, rate: float) -> tuple[Tensor, int]:
+    def _round_trip_one(self, y: Tensor, rate: float) -> tuple[Tensor, bytes]:
         payload = self.encode(y, rate)
-        return self.decode(payload, tuple(y.shape), rate), len(payload)
+        return self.decode(payload, tuple(y.shape), rate), payload
 
     @torch.no_grad()
     def round_trip(self, y: Tensor, rate: float | Tensor | list[float] | None = None) -> CodecResult:

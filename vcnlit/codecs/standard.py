@@ -81,12 +81,12 @@ class StandardCodec(Codec):
         if not self.lo <= q <= self.hi:
             raise ValueError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
         if self.name == "jpeg":
-            return {"quality": int(round(q)), "optimize": self.optimize, "subsampling": self.subsampling}
+            return {"quality": round(q), "optimize": self.optimize, "subsampling": self.subsampling}
         if self.name == "jpeg2000":
             return {"quality_mode": "rates", "quality_layers": [q], "irreversible": True}
         if self.name == "webp":
-            return {"quality": int(round(q)), "method": 4}
-        return {"quality": int(round(q))}  # avif
+            return {"quality": round(q), "method": 4}
+        return {"quality": round(q)}  # avif
 
     def encode(self, y: Tensor, rate: float | None = None) -> bytes:
         buf = io.BytesIO()

@@ -40,8 +40,8 @@ class RandomCrops(Dataset):
     def __init__(self, images: list[Tensor], patch_size: int, length: int, flips: bool = True) -> None:
         self.images = [_pad_to(x, patch_size) for x in images]
         self.patch, self.length, self.flips = patch_size, length, flips
-        # sample images in proportion to their area so big photos are not under-used
-        self.weights = torch.tensor([float(x.shape[-1] * x.shape[-2]) for x in self.images])
+        # images are drawn uniformly (one huge image does not dominate), then a crop inside it
+        self.weights = torch.ones(len(self.images))
 
     def __len__(self) -> int:
         return self.length

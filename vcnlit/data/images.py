@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def _to_mode(im: Image.Image, channels: int, path: Path) -> Image.Image:
         a = np.asarray(im, dtype=np.float64)
         peak = 65535.0 if a.max() > 255 else 255.0
         im = Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
+    if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
         log.warning("%s: alpha channel dropped", path)
         im = im.convert("RGBA").convert("RGB")
     if channels == 1:
@@ -66,8 +67,15 @@ def load_image(path: str | Path, channels: int = 3) -> Tensor:
     return t.float().div_(255.0)
 
 
-def save_image(x: Tensor, path: str | Path) -> None:
-    """Write a (C, H, W) tensor in [0, 1] as an 8-bit PNG."""
+def encode_png(x: Tensor) -> bytes:
+    """A (C, H, W) tensor in [0, 1] as 8-bit PNG bytes (deterministic)."""
     a = (x.detach().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
     a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
-    Image.fromarray(np.ascontiguousarray(a)).save(path, format="PNG")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_image(x: Tensor, path: str | Path) -> None:
+    """Write a (C, H, W) tensor in [0, 1] as an 8-bit PNG."""
+    Path(path).write_bytes(encode_png(x))

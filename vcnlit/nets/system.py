@@ -31,13 +31,13 @@ class ResamplingSystem(nn.Module):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"model.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-        self.hparams: dict[str, Any] = dict(
-            channels=channels, scale=scale, width=width, rsn_depth=rsn_depth, idn_depth=idn_depth,
-            kernel=kernel, outer_kernel=outer_kernel, residual=residual, conditioned=conditioned,
-        )
+        self.hparams: dict[str, Any] = {
+            "channels": channels, "scale": scale, "width": width, "rsn_depth": rsn_depth, "idn_depth": idn_depth,
+            "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
+        }
         self.channels, self.scale = channels, scale
-        common = dict(channels=channels, width=width, kernel=kernel, outer_kernel=outer_kernel,
-                      scale=scale, residual=residual)
+        common = {"channels": channels, "width": width, "kernel": kernel, "outer_kernel": outer_kernel,
+                      "scale": scale, "residual": residual}
         self.rsn = RSN(depth=rsn_depth, **common)
         self.idn = IDN(depth=idn_depth, conditioned=conditioned, **common)
         self.vcn = VCN(depth=idn_depth, conditioned=conditioned, **common)

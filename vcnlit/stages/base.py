@@ -101,13 +101,13 @@ class Stage(pl.LightningModule):
         self.manual_backward(loss)
         opt.step()
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         scheds = self.lr_schedulers()
         for s in scheds if isinstance(scheds, list) else [scheds]:
             if s is not None:
                 s.step()
 
-    def configure_optimizers(self):  # noqa: ANN201
+    def configure_optimizers(self):
         def warmup(step: int) -> float:
             return min(1.0, (step + 1) / max(1, self.warmup_steps))
 

@@ -1,0 +1,107 @@
+"""``vcnlit compress`` / ``vcnlit decompress``: a trained model as a codec for files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+#: streams are read whole; anything larger is not one of ours
+MAX_STREAM_BYTES = 1 << 30
+
+
+def _write_atomic(path: Path, data: bytes, force: bool) -> None:
+    """Write via a temporary file in the same folder, renamed at the end; never clobber without --force."""
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; add --force to overwrite it")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(model: str):
+    from vcnlit.checkpoint import load_model
+    from vcnlit.compressor import Compressor
+
+    m = load_model(model)
+    return m, Compressor(m.system, m.codec)
+
+
+def compress(args: argparse.Namespace) -> None:
+    from vcnlit.data import load_image
+    from vcnlit.eval.metrics import bpp
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; add --force to overwrite it")
+    model, comp = _load(args.model)
+    x = load_image(args.input, model.system.channels)
+    rate = model.codec.rate if args.rate is None else args.rate
+    data = comp.compress(x, rate)
+    _write_atomic(out, data, args.force)
+    h, w = x.shape[-2:]
+    print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp "
+          f"({w}x{h}, {x.shape[0]} channel(s), {model.codec.name} {model.codec.rate_key}={rate:g})")
+
+
+def decompress(args: argparse.Namespace) -> None:
+    from vcnlit.data import encode_png
+
+    src, out = Path(args.input), Path(args.output)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; add --force to overwrite it")
+    if not src.is_file():
+        raise FileNotFoundError(f"{src} not found")
+    if src.stat().st_size > MAX_STREAM_BYTES:
+        raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
+    _, comp = _load(args.model)
+    x = comp.decompress(src.read_bytes())
+    _write_atomic(out, encode_png(x), args.force)
+    print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vcnlit", description="Compress images with a trained vcnlit model.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compress", help="image -> .vcn bitstream")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--model", required=True, help="model.ckpt of a training run")
+    c.add_argument("--rate", type=float, default=None,
+                   help="codec quality (SCIC) or step size (DNNC); default: the model's")
+    c.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    c.set_defaults(func=compress)
+    d = sub.add_parser("decompress", help=".vcn bitstream -> PNG")
+    d.add_argument("input")
+    d.add_argument("output")
+    d.add_argument("--model", required=True, help="the model.ckpt that compressed the file")
+    d.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    d.set_defaults(func=decompress)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from vcnlit.errors import user_errors
+
+    try:
+        args.func(args)
+    except (*user_errors(), OSError, ValueError) as e:
+        if os.environ.get("VCNLIT_DEBUG"):
+            raise
+        print(f"vcnlit {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
