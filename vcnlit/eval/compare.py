@@ -46,4 +46,4 @@ def print_summary(title: str, rows: list[dict[str, Any]], rate_key: str, base_na
             f"{r['base_quality']:g}", f"{r['base_bpp']:.3f}", f"{r['base_psnr']:.2f}", f"{r['base_ssim']:.4f}",
             f"{r['d_psnr']:+.2f}", f"{r['d_ssim']:+.4f}",
         )
-    (console or Console()).print(t)
+    (console or Console(width=max(Console().width, 130))).print(t)

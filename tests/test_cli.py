@@ -1,0 +1,68 @@
+"""`vcnlit compress | decompress` as a user runs them (subprocesses)."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, data_overrides, natural_crop, run_module
+from PIL import Image
+
+
+def vcnlit(*args):
+    return subprocess.run([sys.executable, "-m", "vcnlit.cli", *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, check=False)
+
+
+@pytest.fixture(scope="module", params=["scic_lowres", "dnnc_lowres"])
+def model(request, image_dirs, tmp_path_factory):
+    run = tmp_path_factory.mktemp(request.param)
+    p = run_module("vcnlit.run", f"+experiment={request.param}", "debug=smoke", "logger=none",
+                   f"hydra.run.dir={run}", *data_overrides(image_dirs))
+    assert p.returncode == 0, p.stderr[-2000:]
+    return run / "model.ckpt"
+
+
+def test_round_trip_is_deterministic_and_sized(model, tmp_path):
+    src = tmp_path / "odd.png"
+    Image.fromarray(natural_crop("astronaut", (37, 51), rgb=True)).save(src)
+    p = vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model))
+    assert p.returncode == 0, p.stderr
+    size = (tmp_path / "a.vcn").stat().st_size
+    assert f"{size} bytes" in p.stdout and f"{size * 8 / (37 * 51):.4f} bpp" in p.stdout
+    outs = []
+    for name in ("x.png", "y.png"):
+        p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / name), "--model", str(model))
+        assert p.returncode == 0, p.stderr
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+    assert Image.open(tmp_path / "x.png").size == (51, 37)
+
+
+def test_bad_streams_and_outputs(model, tmp_path):
+    src = tmp_path / "i.png"
+    Image.fromarray(natural_crop("camera", (32, 32))).save(src)
+    assert vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model)).returncode == 0
+    data = (tmp_path / "a.vcn").read_bytes()
+    cases = {"trunc.vcn": data[: len(data) // 2], "random.vcn": bytes(range(256)) * 3,
+             "png.vcn": src.read_bytes(), "flip.vcn": data[:10] + bytes([data[10] ^ 4]) + data[11:]}
+    for name, blob in cases.items():
+        (tmp_path / name).write_bytes(blob)
+        p = vcnlit("decompress", str(tmp_path / name), str(tmp_path / f"{name}.png"), "--model", str(model))
+        assert p.returncode == 1, name
+        assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / f"{name}.png").exists()
+    p = vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model))
+    assert p.returncode == 1 and "--force" in p.stderr
+    assert (tmp_path / "a.vcn").read_bytes() == data
+
+
+def test_another_model_is_refused(model, tmp_path, image_dirs):
+    run = tmp_path / "other"
+    p = run_module("vcnlit.run", "+experiment=scic_lowres", "debug=smoke", "logger=none", "seed=7",
+                   f"hydra.run.dir={run}", *data_overrides(image_dirs))
+    assert p.returncode == 0
+    src = tmp_path / "i.png"
+    Image.fromarray(natural_crop("camera", (16, 16))).save(src)
+    assert vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model)).returncode == 0
+    p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / "o.png"), "--model", str(run / "model.ckpt"))
+    assert p.returncode == 1 and "another model" in p.stderr
