@@ -50,7 +50,8 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     base = results_json(base_codec.name, f"plain {base_codec.name} (Pillow) with the settings {codec_spec(base_codec)}",
                         b_res, b_by, {"channels": system.channels, "codec": codec_spec(base_codec), **prov})
     write_json(out_dir / f"baseline_{base_codec.name}.json", base)
-    plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)")
+    plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
+                   xmax=1.5 * max(results["bpp"]))
 
     rows = matched(results, b_res, codec.rate_key)
     print_summary(f"{experiment}: test images vs plain {base_codec.name} at the nearest bpp",

@@ -10,8 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: str = "") -> Path:
-    """Plot ``metric`` against bpp for results dicts in CompressAI's layout."""
+def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: str = "",
+            xmax: float | None = None) -> Path:
+    """Plot ``metric`` against bpp for results dicts in CompressAI's layout (x axis up to ``xmax``)."""
     fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
     for c in curves:
         r = c["results"]
@@ -24,6 +25,14 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     ax.legend()
     if title:
         ax.set_title(title)
+    if xmax:
+        ax.set_xlim(0, xmax)
+        ax.autoscale(enable=True, axis="y", tight=False)
+        lo_hi = [m for c in curves for b, m in zip(c["results"]["bpp"], c["results"][metric])
+                 if m is not None and b <= xmax]
+        if lo_hi:
+            pad = 0.05 * (max(lo_hi) - min(lo_hi) or 1)
+            ax.set_ylim(min(lo_hi) - pad, max(lo_hi) + pad)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
