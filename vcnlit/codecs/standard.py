@@ -90,7 +90,7 @@ class StandardCodec(Codec):
 
     def encode(self, y: Tensor, rate: float | None = None) -> bytes:
         buf = io.BytesIO()
-        Image.fromarray(to_uint8(y)).save(buf, format=self.format, **self._save_kwargs(rate or self.rate))
+        Image.fromarray(to_uint8(y)).save(buf, format=self.format, **self._save_kwargs(self.rate if rate is None else rate))
         return buf.getvalue()
 
     def decode(self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None) -> Tensor:
