@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import NamedTuple
 
 import torch
@@ -26,10 +27,12 @@ class Compressor:
     def __init__(self, system: ResamplingSystem, codec: Codec) -> None:
         self.system, self.codec = system, codec
         self.multiple = system.scale * codec.block
-        # the decoder-relevant weights (RSN + IDN): a stream only decodes with the model that made it
-        self.fingerprint = model_fingerprint(
-            {k: v for k, v in system.state_dict().items() if not k.startswith("vcn.")}
-        )
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """Hash of the decoder-relevant weights (RSN + IDN), taken at first use: a stream only decodes
+        with the model that made it."""
+        return model_fingerprint({k: v for k, v in self.system.state_dict().items() if not k.startswith("vcn.")})
 
     def rate_units(self, rates: list[float], device: torch.device | None = None) -> Tensor:
         return torch.tensor([self.codec.rate_to_unit(r) for r in rates], device=device)

@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
+
+from vcnlit.codecs.standard import from_uint8, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,13 @@ def load_image(path: str | Path, channels: int = 3) -> Tensor:
         raise ImageError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"cannot read image {path}: {e}") from None
-    a = np.asarray(im, dtype=np.uint8)
-    t = torch.from_numpy(a.copy())
-    t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
-    return t.float().div_(255.0)
+    return from_uint8(np.asarray(im, dtype=np.uint8))
 
 
 def encode_png(x: Tensor) -> bytes:
     """A (C, H, W) tensor in [0, 1] as 8-bit PNG bytes (deterministic)."""
-    a = (x.detach().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
-    a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+    Image.fromarray(to_uint8(x)).save(buf, format="PNG")
     return buf.getvalue()
 
 
