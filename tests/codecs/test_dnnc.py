@@ -113,3 +113,18 @@ def test_bad_inputs():
         codec.encode(torch.rand(1, 8, 8), float("nan"))
     with pytest.raises(ValueError, match="overflow"):
         codec.encode(torch.rand(1, 8, 8), 1e-9)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_reconstruct_equals_the_real_decode(threads):
+    """Training's shortcut (no arithmetic coder) gives bit for bit what the real bitstream decodes to."""
+    gray = torch.stack([_gray(32), _gray(32, 0, 0), torch.rand(1, 32, 32), torch.full((1, 32, 32), 0.5)])
+    rgb = torch.stack([_rgb(32), torch.rand(3, 32, 32)])
+    q = (torch.arange(64, dtype=torch.float64).reshape(8, 8) / 16 + 1).tolist()
+    for codec, batch, steps in [
+        (DnncCodec(threads=threads), gray, [96.0, 24.0, 3.0, 0.7]),
+        (DnncCodec(threads=threads, qmatrix=q), rgb, [16.0, 5.0]),
+    ]:
+        real = codec.round_trip(batch, steps).decoded
+        assert torch.equal(codec.reconstruct(batch, steps), real)
+    assert torch.equal(DnncCodec(8).reconstruct(gray), DnncCodec(8).round_trip(gray).decoded)

@@ -13,16 +13,10 @@ class AutoencoderStage(Stage):
     name = "autoencoder"
     trains = ("rsn", "idn")
 
-    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+    def step(self, x: Tensor) -> dict[str, Tensor]:
         y = self.system.rsn(x)
         unit = self.compressor.rate_units([max(self.train_rates, key=self.codec.rate_to_unit)] * x.shape[0], x.device)
         loss = self.dist(self.system.idn(y, unit), x) + self.y_regulariser(x, y)
         self.check_finite(loss=loss)
-        opts = self.optimizers()
-        for opt in opts:
-            opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        for opt in opts:
-            opt.step()
-        self.log(f"{self.name}/loss", loss, prog_bar=True)
-        return loss
+        self.update(loss)
+        return {"loss": loss}

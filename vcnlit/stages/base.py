@@ -39,8 +39,8 @@ class Stage(pl.LightningModule):
     """A LightningModule that trains some networks of a :class:`ResamplingSystem` and freezes the rest.
 
     Subclasses set ``trains`` (names of the networks they update, one optimizer
-    each, in update order) and implement ``training_step`` with manual
-    optimization. Codec rates are drawn per image from ``train_rates``, so one
+    each, in update order) and implement :meth:`step` (manual optimization through
+    :meth:`update`, so the same step runs under a Trainer or in a plain loop). Codec rates are drawn per image from ``train_rates``, so one
     model serves the whole rate-distortion curve.
     """
 
@@ -65,6 +65,7 @@ class Stage(pl.LightningModule):
         self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
         self.lr, self.warmup_steps, self.loss_kind, self.y_weight = lr, warmup_steps, loss, y_weight
         self._rng = random.Random(0)
+        self._plain_opts: list[torch.optim.Optimizer] | None = None
         for name in ("rsn", "idn", "vcn"):
             getattr(system, name).requires_grad_(name in self.trains)
 
@@ -93,13 +94,46 @@ class Stage(pl.LightningModule):
                     "the last good checkpoint is kept (lower the learning rate?)"
                 )
 
-    def update(self, opt_index: int, loss: Tensor) -> None:
-        """Backward and step one optimizer, touching only that optimizer's parameters."""
+    def decoded(self, y: Tensor, rates: list[float]) -> Tensor:
+        """The codec's decoded signal of ``y`` (no gradient).
+
+        A codec with a ``reconstruct`` method (DNNC: lossless entropy coding) gives the exact
+        decoded signal without running its entropy coder; others do a real round trip.
+        """
+        fast = getattr(self.codec, "reconstruct", None)
+        return fast(y, rates) if fast is not None else self.codec.round_trip(y, rates).decoded
+
+    def use_optimizers(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """Step with these optimizers (one per ``trains`` entry) outside a Trainer: a plain loop."""
+        self._plain_opts = list(optimizers)
+
+    def _opts(self) -> list:
+        if self._plain_opts is not None:
+            return self._plain_opts
         opts = self.optimizers()
-        opt = opts[opt_index] if isinstance(opts, list) else opts
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        opt.step()
+        return opts if isinstance(opts, list) else [opts]
+
+    def update(self, loss: Tensor, *opt_indices: int) -> None:
+        """Backward ``loss`` and step the given optimizers (all when none given); the others are untouched."""
+        opts = self._opts()
+        chosen = [opts[i] for i in opt_indices] if opt_indices else opts
+        for opt in chosen:
+            opt.zero_grad(set_to_none=True)
+        if self._plain_opts is not None:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+        for opt in chosen:
+            opt.step()
+
+    def step(self, x: Tensor) -> dict[str, Tensor]:
+        """One training step on a batch: losses, optimizer updates; returns the losses by name."""
+        raise NotImplementedError
+
+    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+        losses = self.step(x)
+        self.log_dict({f"{self.name}/{k}": v for k, v in losses.items()}, prog_bar=True)
+        return next(iter(losses.values()))
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         scheds = self.lr_schedulers()

@@ -14,17 +14,16 @@ class ImitationStage(Stage):
     name = "imitation"
     trains = ("idn", "vcn")
 
-    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+    def step(self, x: Tensor) -> dict[str, Tensor]:
         rates = self.sample_rates(x.shape[0])
         unit = self.compressor.rate_units(rates, x.device)
         with torch.no_grad():
             y = self.system.rsn(x)
-        z = self.codec.round_trip(y, rates).decoded
+        z = self.decoded(y, rates)
         x_hat = self.system.idn(z, unit)
         idn_loss = self.dist(x_hat, x)
         vcn_loss = self.dist(self.system.vcn(y, unit), x_hat.detach())
         self.check_finite(idn_loss=idn_loss, vcn_loss=vcn_loss)
-        self.update(0, idn_loss)
-        self.update(1, vcn_loss)
-        self.log_dict({f"{self.name}/idn_loss": idn_loss, f"{self.name}/vcn_loss": vcn_loss}, prog_bar=True)
-        return idn_loss
+        self.update(idn_loss, 0)
+        self.update(vcn_loss, 1)
+        return {"idn_loss": idn_loss, "vcn_loss": vcn_loss}
