@@ -6,6 +6,7 @@ plain values only, never code. The codec is rebuilt from a whitelist.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import torch
 
 from vcnlit.codecs import Codec
 from vcnlit.codecs.registry import build_codec, codec_spec
+from vcnlit.compressor import DEFAULT_TILE_SIZE
 from vcnlit.nets import ResamplingSystem
 
 FORMAT = "vcnlit-model"
@@ -30,6 +32,8 @@ class LoadedModel:
     codec: Codec
     experiment: str
     meta: dict[str, Any]
+    #: the run's ``eval.tile_size`` (None: no tiling); the Compressor's default when the run did not set it
+    tile_size: int | None = DEFAULT_TILE_SIZE
 
 
 def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experiment: str,
@@ -57,7 +61,10 @@ def load_model(path: str | Path, expect_experiment: str | None = None) -> Loaded
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path} is not a vcnlit model file ({type(e).__name__}: {str(e)[:120]})") from None
+        if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+            raise CheckpointError(f"{path} holds Python objects, not only tensors and plain values: refused "
+                                  "(model files are loaded with weights_only=True; use a run's model.ckpt)") from None
+        raise CheckpointError(f"{path} is not a vcnlit model file ({type(e).__name__}: {_short(e)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         hint = " (a Lightning stage checkpoint? use the run's model.ckpt)" if isinstance(data, dict) and "state_dict" in data else ""
         raise CheckpointError(f"{path} is not a vcnlit model file{hint}")
@@ -67,9 +74,51 @@ def load_model(path: str | Path, expect_experiment: str | None = None) -> Loaded
     if expect_experiment is not None and exp != expect_experiment:
         raise CheckpointError(f"{path} was trained by experiment {exp!r}, expected {expect_experiment!r}")
     try:
-        system = ResamplingSystem(**data["model"])
-        system.load_state_dict(data["state_dict"])
-    except (TypeError, RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: weights do not match the architecture it names ({str(e)[:160]})") from None
+        hparams = dict(data["model"])
+        system = ResamplingSystem(**hparams)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path} (experiment {exp!r}) names an architecture this vcnlit cannot build: {_short(e)}") from None
+    mismatch = _mismatch(system.state_dict(), data.get("state_dict"))
+    if mismatch:
+        raise CheckpointError(f"{path} (experiment {exp!r}): its weights are not those of the architecture it names "
+                              f"({_arch(hparams)}): {mismatch}")
+    system.load_state_dict(data["state_dict"])
     system.eval()
-    return LoadedModel(system, build_codec(data["codec"]), exp, dict(data.get("meta", {})))
+    try:
+        codec = build_codec(data["codec"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"{path} (experiment {exp!r}) names a codec this vcnlit cannot build: {_short(e)}") from None
+    meta = dict(data.get("meta", {}))
+    return LoadedModel(system, codec, exp, meta, _tile_size(meta))
+
+
+def _short(e: BaseException) -> str:
+    return " ".join(str(e).split())[:160]
+
+
+def _arch(h: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={h[k]}" for k in ("channels", "scale", "width", "rsn_depth", "idn_depth") if k in h)
+
+
+def _mismatch(expected: dict[str, torch.Tensor], got: Any) -> str:
+    """The first difference between two state dicts, in words ('' when they match)."""
+    if not isinstance(got, dict):
+        return "no state_dict"
+    missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    if missing or extra:
+        return f"{len(missing)} missing tensor(s) {missing[:2]}, {len(extra)} unexpected {extra[:2]}"
+    for k, v in expected.items():
+        t = got[k]
+        if not isinstance(t, torch.Tensor) or t.shape != v.shape:
+            return f"{k} has shape {tuple(getattr(t, 'shape', ()))}, expected {tuple(v.shape)}"
+    return ""
+
+
+def _tile_size(meta: dict[str, Any]) -> int | None:
+    """The run's ``eval.tile_size``; absent from older runs: the default."""
+    cfg = meta.get("config")
+    ev = cfg.get("eval") if isinstance(cfg, dict) else None
+    if not isinstance(ev, dict) or "tile_size" not in ev:
+        return DEFAULT_TILE_SIZE
+    t = ev["tile_size"]
+    return int(t) if isinstance(t, (int, float)) and t > 0 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -12,12 +13,19 @@ from pathlib import Path
 MAX_STREAM_BYTES = 1 << 30
 
 
-def _write_atomic(path: Path, data: bytes, force: bool) -> None:
-    """Write via a temporary file in the same folder, renamed at the end; never clobber without --force."""
+def _check_output(path: Path, force: bool) -> None:
+    """Refuse an output that exists (without --force), is a folder, or lies in a missing folder."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; add --force to overwrite it")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder")
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise FileNotFoundError(f"output folder {path.parent} does not exist; create it first")
+
+
+def _write_atomic(path: Path, data: bytes, force: bool) -> None:
+    """Write via a temporary file in the same folder, renamed at the end; never clobber without --force."""
+    _check_output(path, force)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -28,12 +36,13 @@ def _write_atomic(path: Path, data: bytes, force: bool) -> None:
         raise
 
 
-def _load(model: str):
+def _load(args: argparse.Namespace):
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
 
-    m = load_model(model)
-    return m, Compressor(m.system, m.codec)
+    m = load_model(args.model)
+    tile = m.tile_size if args.tile_size is None else args.tile_size
+    return m, Compressor(m.system, m.codec, tile_size=tile)
 
 
 def compress(args: argparse.Namespace) -> None:
@@ -41,9 +50,8 @@ def compress(args: argparse.Namespace) -> None:
     from vcnlit.eval.metrics import bpp
 
     out = Path(args.output)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists; add --force to overwrite it")
-    model, comp = _load(args.model)
+    _check_output(out, args.force)
+    model, comp = _load(args)
     x = load_image(args.input, model.system.channels)
     rate = model.codec.rate if args.rate is None else args.rate
     data = comp.compress(x, rate)
@@ -57,16 +65,29 @@ def decompress(args: argparse.Namespace) -> None:
     from vcnlit.data import encode_png
 
     src, out = Path(args.input), Path(args.output)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists; add --force to overwrite it")
+    _check_output(out, args.force)
     if not src.is_file():
         raise FileNotFoundError(f"{src} not found")
     if src.stat().st_size > MAX_STREAM_BYTES:
         raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
-    _, comp = _load(args.model)
+    _, comp = _load(args)
     x = comp.decompress(src.read_bytes())
     _write_atomic(out, encode_png(x), args.force)
     print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
+
+
+def _tile_size(v: str) -> int:
+    n = int(v)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--tile-size", type=_tile_size, default=None, metavar="N",
+                   help="run the networks on N x N tiles (bounded memory, seam-free); 0: whole image; "
+                        "default: the model's eval.tile_size")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -78,29 +99,43 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--model", required=True, help="model.ckpt of a training run")
     c.add_argument("--rate", type=float, default=None,
                    help="codec quality (SCIC) or step size (DNNC); default: the model's")
-    c.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    _common(c)
     c.set_defaults(func=compress)
     d = sub.add_parser("decompress", help=".vcn bitstream -> PNG")
     d.add_argument("input")
     d.add_argument("output")
     d.add_argument("--model", required=True, help="the model.ckpt that compressed the file")
-    d.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    _common(d)
     d.set_defaults(func=decompress)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from vcnlit.errors import user_errors
 
     try:
         args.func(args)
-    except (*user_errors(), OSError, ValueError) as e:
+    except KeyboardInterrupt:
+        print(f"vcnlit {args.command}: interrupted; {args.output} was not written", file=sys.stderr)
+        return 130
+    except Exception as e:
         if os.environ.get("VCNLIT_DEBUG"):
             raise
-        print(f"vcnlit {args.command}: error: {e}", file=sys.stderr)
+        print(f"vcnlit {args.command}: error: {_one_line(e, user_errors())}", file=sys.stderr)
         return 1
     return 0
+
+
+def _one_line(e: Exception, known: tuple[type[BaseException], ...]) -> str:
+    """The message of an expected error; anything else also names its type and how to see more."""
+    msg = " ".join(str(e).split())
+    if isinstance(e, MemoryError):
+        return "out of memory; try a smaller --tile-size"
+    if isinstance(e, (*known, OSError, ValueError)):
+        return msg
+    return f"unexpected {type(e).__name__}: {msg[:200]} (set VCNLIT_DEBUG=1 for the traceback)"
 
 
 if __name__ == "__main__":

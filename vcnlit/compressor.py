@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import NamedTuple
 
@@ -10,8 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vcnlit.codecs import BitstreamError, Codec, Header, model_fingerprint, pack, unpack
+from vcnlit.codecs.container import check_size
 from vcnlit.codecs.registry import build_codec
 from vcnlit.nets import ResamplingSystem
+from vcnlit.nets.receptive import receptive_radius
+
+#: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
+DEFAULT_TILE_SIZE = 512
 
 
 class RoundTrip(NamedTuple):
@@ -21,12 +27,63 @@ class RoundTrip(NamedTuple):
     nbytes: list[int]  # bytes of each image's complete .vcn file (container header included)
 
 
-class Compressor:
-    """RSN -> codec -> IDN, padded to the sizes the networks and codec need, framed in the vcnlit container."""
+def tiled(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int, halo: int, up: int = 1, down: int = 1) -> Tensor:
+    """``fn(x)`` computed tile by tile, for a translation-equivariant ``fn`` whose output is ``up / down``
+    times the size of its input (bounded memory on large images).
 
-    def __init__(self, system: ResamplingSystem, codec: Codec) -> None:
+    Each ``tile x tile`` core (input pixels) runs with ``halo`` pixels of real context on every side
+    that has any, and only the core's output is kept; with ``halo`` at least the receptive radius of
+    ``fn`` this equals ``fn(x)`` up to float rounding, so there are no seams. ``tile`` and ``halo``
+    must be multiples of ``down`` (so strided layers stay on the whole image's grid), as must the
+    size of ``x``. Deterministic for a given tile size.
+    """
+    h, w = x.shape[-2:]
+    if not tile or (h <= tile and w <= tile):
+        return fn(x)
+    if tile % down or halo % down or h % down or w % down:
+        raise ValueError(f"tile {tile}, halo {halo} and size {h}x{w} must be multiples of {down}")
+    out: Tensor | None = None
+    for i in range(0, h, tile):
+        for j in range(0, w, tile):
+            i0, j0 = max(0, i - halo), max(0, j - halo)
+            i1, j1 = min(h, i + tile), min(w, j + tile)
+            part = fn(x[..., i0 : min(h, i1 + halo), j0 : min(w, j1 + halo)])
+            if out is None:
+                out = part.new_empty((*part.shape[:-2], h * up // down, w * up // down))
+            a, b = (i - i0) * up // down, (j - j0) * up // down
+            out[..., i * up // down : i1 * up // down, j * up // down : j1 * up // down] = \
+                part[..., a : a + (i1 - i) * up // down, b : b + (j1 - j) * up // down]
+    assert out is not None
+    return out
+
+
+class Compressor:
+    """RSN -> codec -> IDN, padded to the sizes the networks and codec need, framed in the vcnlit container.
+
+    ``tile_size`` (image pixels, rounded up to a multiple of the re-sampling scale; 0 or None: whole
+    images) bounds memory on large images: the RSN and IDN run tile by tile with a halo of their
+    receptive radius, the codec codes the whole ``Y``. The bitstream does not depend on it beyond
+    float rounding.
+    """
+
+    def __init__(self, system: ResamplingSystem, codec: Codec, tile_size: int | None = DEFAULT_TILE_SIZE) -> None:
         self.system, self.codec = system, codec
         self.multiple = system.scale * codec.block
+        if tile_size is not None and int(tile_size) < 0:
+            raise ValueError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
+        s = system.scale
+        self.tile = -(-int(tile_size or 0) // s) * s
+        self._halo_rsn = -(-receptive_radius(system.rsn) // s) * s  # image pixels
+        self._halo_idn = receptive_radius(system.idn)  # pixels of Y / Z
+
+    def rsn(self, x: Tensor) -> Tensor:
+        """Y of a padded batch, tile by tile when it is larger than a tile."""
+        return tiled(self.system.rsn, x, self.tile, self._halo_rsn, down=self.system.scale)
+
+    def idn(self, z: Tensor, units: Tensor) -> Tensor:
+        """Restored padded batch from decoded Z, tile by tile when it is larger than a tile."""
+        s = self.system.scale
+        return tiled(lambda t: self.system.idn(t, units), z, self.tile // s, self._halo_idn, up=s)
 
     @cached_property
     def fingerprint(self) -> bytes:
@@ -56,9 +113,9 @@ class Compressor:
         """Code a batch for real at one rate (or one rate per image)."""
         h, w = x.shape[-2:]
         rates = list(rate) if isinstance(rate, (list, tuple)) else [float(rate)] * x.shape[0]
-        y = self.system.rsn(self.pad(x))
+        y = self.rsn(self.pad(x))
         coded = self.codec.round_trip(y, rates)
-        x_hat = self.system.idn(coded.decoded, self.rate_units(rates, x.device))
+        x_hat = self.idn(coded.decoded, self.rate_units(rates, x.device))
         sizes = [len(pack(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
         return RoundTrip(x_hat[..., :h, :w].clamp(0, 1), y, coded.decoded, sizes)
 
@@ -68,7 +125,8 @@ class Compressor:
         rate = self.codec.rate if rate is None else float(rate)
         if x.dim() != 3 or x.shape[0] != self.system.channels:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
-        y = self.system.rsn(self.pad(x[None]))[0]
+        check_size(x.shape)
+        y = self.rsn(self.pad(x[None]))[0]
         return pack(self.header(x.shape, rate), self.codec.encode(y, rate))
 
     @torch.no_grad()
@@ -96,4 +154,4 @@ class Compressor:
         except Exception as e:
             raise BitstreamError(f"payload does not decode ({type(e).__name__}: {str(e)[:100]})") from None
         unit = self.rate_units([hdr.rate])
-        return self.system.idn(z[None], unit)[0, :, : hdr.height, : hdr.width].clamp(0, 1)
+        return self.idn(z[None], unit)[0, :, : hdr.height, : hdr.width].clamp(0, 1)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vcnlit.codecs import BitstreamError, DnncCodec, Header, model_fingerprint, pack, unpack
-from vcnlit.codecs.container import MAGIC, MAX_SAMPLES
+from vcnlit.codecs.container import FORMAT_VERSION, MAGIC, MAX_SAMPLES
 
 
 def _header(**kw) -> Header:
@@ -23,10 +23,11 @@ def _raises(data: bytes, match: str | None = None) -> None:
     assert "\n" not in str(e.value)
 
 
-def _repack_body(data: bytes, body: bytes) -> bytes:
-    """Rebuild a stream around a hand-made header body, with a valid CRC."""
-    head = MAGIC + bytes([1]) + struct.pack(">H", len(body)) + body
-    return head + struct.pack(">I", zlib.crc32(head)) + struct.pack(">I", 0)
+def _repack_body(payload: bytes, body: bytes, version: int = FORMAT_VERSION) -> bytes:
+    """Rebuild a stream around a hand-made header body, with valid CRCs."""
+    head = MAGIC + bytes([version]) + struct.pack(">H", len(body)) + body
+    crc = struct.pack(">I", zlib.crc32(payload)) if version >= 2 else b""
+    return head + struct.pack(">I", zlib.crc32(head)) + struct.pack(">I", len(payload)) + crc + payload
 
 
 def test_round_trip():
@@ -85,7 +86,7 @@ def test_malformed_headers():
 
 
 def test_crafted_headers_with_valid_crc():
-    body = pack(_header(), b"")[7:-8]  # between hdr_len and the CRC
+    body = pack(_header(), b"")[7:-12]  # between hdr_len and the header CRC
     ok = _repack_body(b"", body)
     assert unpack(ok)[0] == _header()
     i = 1 + 4 + 1 + 3  # offset of channels: after "dnnc" and "dct" with their lengths
@@ -99,6 +100,27 @@ def test_crafted_headers_with_valid_crc():
     nested = b"\4dnnc\3dct" + struct.pack(">BIId", 1, 8, 8, 1.0)
     deep = b"[" * 20000
     _raises(_repack_body(b"", nested + struct.pack(">H", len(deep)) + deep + bytes(8)), "params")
+
+
+def test_payload_crc_catches_every_flipped_bit():
+    payload = bytes(range(200))
+    good = pack(_header(), payload)
+    start = len(good) - len(payload)
+    for i in range(start * 8, len(good) * 8):
+        bad = bytearray(good)
+        bad[i // 8] ^= 1 << (i % 8)
+        _raises(bytes(bad), "payload is corrupt")
+    for i in range((start - 4) * 8, start * 8):  # the payload CRC itself
+        bad = bytearray(good)
+        bad[i // 8] ^= 1 << (i % 8)
+        _raises(bytes(bad), "payload is corrupt")
+
+
+def test_version_1_streams_still_decode():
+    body = pack(_header(), b"")[7:-12]
+    assert unpack(_repack_body(b"abc", body, version=1)) == (_header(), b"abc")
+    assert unpack(_repack_body(b"abc", body)) == (_header(), b"abc")
+    _raises(_repack_body(b"abc", body, version=1)[:-1], "truncated")
 
 
 def test_model_fingerprint():

@@ -19,11 +19,63 @@ def test_missing_and_empty_folders_name_the_path(tmp_path):
 
 def test_unreadable_image_names_the_file(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image at all")
-    with pytest.raises(ImageError, match=r"bad\.png"):
+    with pytest.raises(ImageError, match=r"none of the 1 image file\(s\) in data\.test_dir=.*bad\.png"):
         ImageDataModule(test_dir=str(tmp_path)).images("test")
+    with pytest.raises(ImageError, match=r"cannot read image .*bad\.png: not an image"):
+        ImageDataModule(test_dir=str(tmp_path), on_bad_image="error").images("test")
     Image.fromarray(natural_crop()).save(tmp_path / "good.png")
-    dm = ImageDataModule(test_dir=str(tmp_path), on_bad_image="skip")
-    assert [n for n, _ in dm.images("test")] == ["good.png"]
+    with pytest.raises(ImageError, match=r"bad\.png"):
+        ImageDataModule(test_dir=str(tmp_path), on_bad_image="error").images("test")
+    with pytest.raises(ImageError, match=r"on_bad_image='maybe'"):
+        ImageDataModule(test_dir=str(tmp_path), on_bad_image="maybe").images("test")
+
+
+def test_bad_images_in_a_folder_are_skipped_with_one_warning(tmp_path, caplog):
+    """The default: every readable image is used, every bad one is listed once."""
+    for i in range(3):
+        Image.fromarray(natural_crop(size=(20 + i, 24))).save(tmp_path / f"{i}_good.png")
+    (tmp_path / "1_text.jpg").write_text("hello")
+    good = (tmp_path / "0_good.png").read_bytes()
+    (tmp_path / "2_truncated.png").write_bytes(good[: len(good) // 2])
+    (tmp_path / "3_empty.tif").write_bytes(b"")
+    dm = ImageDataModule(train_dir=str(tmp_path))
+    with caplog.at_level("WARNING"):
+        items = dm.images("train")
+    assert [n for n, _ in items] == ["0_good.png", "1_good.png", "2_good.png"]
+    warnings = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(warnings) == 1 and "skipped 3 unreadable image(s) of 6" in warnings[0]
+    for name in ("1_text.jpg", "2_truncated.png", "3_empty.tif"):
+        assert name in warnings[0]
+
+
+def test_image_kinds_load(tmp_path):
+    import numpy as np
+
+    a = natural_crop("astronaut", (12, 20), rgb=True)
+    kinds = {"rgba.png": Image.fromarray(a).convert("RGBA"), "pal.png": Image.fromarray(a).convert("P"),
+             "cmyk.jpg": Image.fromarray(a).convert("CMYK"), "bw.png": Image.fromarray(a).convert("1"),
+             "g16.png": Image.fromarray(a[..., 0].astype(np.uint16) * 257),
+             "f.tif": Image.fromarray(a[..., 0].astype(np.float32) / 255)}
+    for name, im in kinds.items():
+        im.save(tmp_path / name)
+        for c in (1, 3):
+            x = load_image(tmp_path / name, c)
+            assert x.shape == (c, 12, 20) and 0 <= float(x.min()) <= float(x.max()) <= 1, name
+    # 16-bit data scales to the full 8-bit range, even when dark
+    assert torch.allclose(load_image(tmp_path / "g16.png", 1), torch.from_numpy(a[None, ..., 0] / 255).float(),
+                          atol=1 / 255)
+    dark = tmp_path / "dark16.png"
+    Image.fromarray(np.full((4, 4), 200, np.uint16)).save(dark)
+    assert float(load_image(dark, 1).max()) < 2 / 255
+
+
+def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch):
+    from vcnlit.codecs import container
+
+    Image.fromarray(natural_crop(size=(40, 40))).save(tmp_path / "big.png")
+    monkeypatch.setattr(container, "MAX_SAMPLES", 1000)
+    with pytest.raises(ImageError, match=r"big\.png: image of 3x40x40 exceeds 1000 samples"):
+        load_image(tmp_path / "big.png", 3)
 
 
 def test_rgb_becomes_luma_for_grayscale_models(tmp_path):

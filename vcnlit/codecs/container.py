@@ -10,10 +10,13 @@ Layout (integers big-endian)::
                    fingerprint 8 bytes
     crc32      4   CRC32 of everything above (magic .. header)
     pay_len    4   payload length
+    pay_crc    4   CRC32 of the payload (since version 2)
     payload        codec bytes
 
-``unpack`` checks all of it before allocating anything and raises
-:class:`BitstreamError` (one-line message) on any malformed input.
+``unpack`` checks all of it (both CRCs, every length, the declared image size against
+``MAX_SAMPLES``) before anything is decoded or allocated, and raises
+:class:`BitstreamError` (one-line message) on any malformed input: a flipped bit anywhere
+is reported, never decoded to a wrong image. Version 1 streams (no payload CRC) still decode.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from typing import Any
 import torch
 
 MAGIC = b"VCNL"
-FORMAT_VERSION = 1
-#: largest channels * height * width a stream may declare
+FORMAT_VERSION = 2
+#: versions ``unpack`` reads (1: no payload CRC)
+READABLE_VERSIONS = (1, 2)
+#: largest channels * height * width a stream (or an input image) may have: about 89 megapixels
+#: in RGB, Pillow's own decompression-bomb limit
 MAX_SAMPLES = 1 << 28
 MODES = ("scic", "dnnc")
 
@@ -58,6 +64,13 @@ class Header:
     fingerprint: bytes = bytes(8)  # short hash of the model weights (model_fingerprint)
 
 
+def check_size(shape: tuple[int, ...], err: type[ValueError] = ValueError) -> None:
+    """Refuse a (C, H, W) size over ``MAX_SAMPLES`` before anything of that size is allocated."""
+    c, h, w = (int(v) for v in shape[-3:])
+    if c * h * w > MAX_SAMPLES:
+        raise err(f"image of {c}x{h}x{w} exceeds {MAX_SAMPLES} samples (about 89 megapixels in RGB)")
+
+
 def _check_header(h: Header, err: type[ValueError]) -> None:
     if h.mode not in MODES:
         raise err(f"unknown mode {h.mode!r}; expected one of {MODES}")
@@ -68,8 +81,7 @@ def _check_header(h: Header, err: type[ValueError]) -> None:
     for name, v in (("height", h.height), ("width", h.width)):
         if not 0 < v < 1 << 32:
             raise err(f"{name} must be in [1, 2^32), got {v}")
-    if h.channels * h.height * h.width > MAX_SAMPLES:
-        raise err(f"image of {h.channels}x{h.height}x{h.width} exceeds {MAX_SAMPLES} samples")
+    check_size((h.channels, h.height, h.width), err)
     if not math.isfinite(h.rate):
         raise err(f"rate must be finite, got {h.rate}")
     if not isinstance(h.params, dict):
@@ -98,7 +110,8 @@ def pack(header: Header, payload: bytes) -> bytes:
     if len(payload) >= 1 << 32:
         raise ValueError("payload is too long (>= 4 GiB)")
     head = _PRE.pack(MAGIC, FORMAT_VERSION, len(body)) + body
-    return head + _U32.pack(zlib.crc32(head)) + _U32.pack(len(payload)) + bytes(payload)
+    payload = bytes(payload)
+    return head + _U32.pack(zlib.crc32(head)) + _U32.pack(len(payload)) + _U32.pack(zlib.crc32(payload)) + payload
 
 
 class _Reader:
@@ -131,10 +144,11 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     magic, version, hlen = _PRE.unpack_from(data)
     if magic != MAGIC:
         raise BitstreamError("not a vcnlit file")
-    if version != FORMAT_VERSION:
-        raise BitstreamError(f"unsupported version {version}")
+    if version not in READABLE_VERSIONS:
+        raise BitstreamError(f"unsupported version {version} (this vcnlit reads {READABLE_VERSIONS})")
     end = _PRE.size + hlen
-    if len(data) < end + 8:
+    framing = 12 if version >= 2 else 8  # header CRC, payload length[, payload CRC]
+    if len(data) < end + framing:
         raise BitstreamError("file is truncated")
     (crc,) = _U32.unpack_from(data, end)
     if zlib.crc32(data[:end]) != crc:
@@ -153,12 +167,15 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     header = Header(mode, codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
     (n,) = _U32.unpack_from(data, end + 4)
-    start = end + 8
+    start = end + framing
     if len(data) < start + n:
         raise BitstreamError("file is truncated")
     if len(data) > start + n:
         raise BitstreamError(f"{len(data) - start - n} bytes of trailing garbage after the payload")
-    return header, data[start:]
+    payload = data[start:]
+    if version >= 2 and zlib.crc32(payload) != _U32.unpack_from(data, end + 8)[0]:
+        raise BitstreamError("payload is corrupt (CRC mismatch)")
+    return header, payload
 
 
 def _no_constant(name: str) -> Any:

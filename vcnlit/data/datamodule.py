@@ -17,20 +17,33 @@ from vcnlit.data.images import ImageError, list_images, load_image
 log = logging.getLogger(__name__)
 
 
-def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str = "error") -> list[tuple[str, Tensor]]:
-    """All images of a folder as (name, tensor); unreadable files raise, or are skipped with a warning."""
+ON_BAD_IMAGE = ("skip", "error")
+
+
+def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str = "skip") -> list[tuple[str, Tensor]]:
+    """All images of a folder as (name, tensor), read up front (so a bad file never stops a run halfway).
+
+    ``on_bad_image="skip"``: unreadable files are skipped with one warning listing them, and a
+    folder with no readable image is an :class:`ImageError` naming it; ``"error"``: the first
+    unreadable file is an :class:`ImageError` naming it.
+    """
+    if on_bad_image not in ON_BAD_IMAGE:
+        raise ImageError(f"data.on_bad_image={on_bad_image!r}; set it to one of {ON_BAD_IMAGE}")
     out, bad = [], []
-    for f in list_images(folder, key):
+    files = list_images(folder, key)
+    for f in files:
         try:
             out.append((f.name, load_image(f, channels)))
         except ImageError as e:
-            if on_bad_image != "skip":
+            if on_bad_image == "error":
                 raise
             bad.append(str(e))
-    if bad:
-        log.warning("skipped %d unreadable image(s) in %s:\n  %s", len(bad), folder, "\n  ".join(bad))
     if not out:
-        raise ImageError(f"no readable images in {key}={folder}")
+        raise ImageError(f"none of the {len(files)} image file(s) in {key}={folder} is readable "
+                         f"(first: {bad[0]}); set {key}=<folder of images>")
+    if bad:
+        log.warning("skipped %d unreadable image(s) of %d in %s:\n  %s", len(bad), len(files), folder,
+                    "\n  ".join(bad))
     return out
 
 
@@ -99,7 +112,7 @@ class ImageDataModule(pl.LightningDataModule):
         steps_per_epoch: int = 100,
         num_workers: int = 0,
         max_eval_images: int | None = None,
-        on_bad_image: str = "error",
+        on_bad_image: str = "skip",
     ) -> None:
         super().__init__()
         self.dirs = {"train": train_dir, "val": val_dir, "test": test_dir}

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from vcnlit.codecs.container import check_size
 from vcnlit.codecs.standard import from_uint8, to_uint8
 
 log = logging.getLogger(__name__)
@@ -34,34 +35,59 @@ def list_images(folder: str | Path, key: str = "folder") -> list[Path]:
     return files
 
 
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float images -> 8-bit L (full range kept)."""
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode.startswith("I;16"):
+        peak = 65535.0
+    elif im.mode == "F" and a.size and np.nanmax(a) <= 1.0:
+        peak = 1.0
+    else:  # "I" (16-bit PNGs in older Pillow) or "F": 8-bit data unless values say otherwise
+        peak = 65535.0 if a.size and np.nanmax(a) > 255 else 255.0
+    return Image.fromarray(np.clip(np.nan_to_num(a) / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
 def _to_mode(im: Image.Image, channels: int, path: Path) -> Image.Image:
-    """Convert any Pillow mode to L or RGB (16-bit scaled to 8-bit, alpha dropped, EXIF rotation applied)."""
+    """Any Pillow mode -> L or RGB: EXIF rotation applied, 16-bit scaled to 8-bit, alpha dropped
+    (with a warning), palette and CMYK converted."""
     im = ImageOps.exif_transpose(im)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        im = _to_8bit(im)
+    if "A" in im.getbands() or "a" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
         log.warning("%s: alpha channel dropped", path)
         im = im.convert("RGBA").convert("RGB")
+    gray = im.mode in ("L", "1")
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("L" if gray else "RGB")  # P, CMYK, YCbCr, LAB, HSV, 1
     if channels == 1:
         return im.convert("L")
-    if im.mode in ("L", "1", "LA"):
+    if gray:
         log.warning("%s is grayscale; an RGB model receives it with the gray plane copied to R, G and B", path)
     return im.convert("RGB")
 
 
 def load_image(path: str | Path, channels: int = 3) -> Tensor:
-    """Read one image as a (C, H, W) float tensor in [0, 1]; RGB images become luma for ``channels=1``."""
+    """Read one image as a (C, H, W) float tensor in [0, 1]; RGB images become luma for ``channels=1``.
+
+    Any failure (missing, not an image, truncated, corrupt, larger than ``MAX_SAMPLES``) is an
+    :class:`ImageError` whose one-line message names the file. The size is checked from the
+    file's header, before its pixels are decoded.
+    """
     path = Path(path)
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            check_size((channels, h, w), ImageError)
             im.load()
             im = _to_mode(im, channels, path)
     except FileNotFoundError:
         raise ImageError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except ImageError as e:
         raise ImageError(f"cannot read image {path}: {e}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"cannot read image {path}: not an image file (or a format Pillow cannot read)") from None
+    except Exception as e:  # Pillow's decoders raise many types on corrupt files; none may escape as a traceback
+        raise ImageError(f"cannot read image {path}: {type(e).__name__}: {' '.join(str(e).split())[:160]}") from None
     return from_uint8(np.asarray(im, dtype=np.uint8))
 
 
