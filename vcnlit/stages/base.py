@@ -73,6 +73,12 @@ class Stage(pl.LightningModule):
     def on_fit_start(self) -> None:
         # draws of codec rates follow the global seed (set per stage by the runner)
         self._rng = random.Random(int(torch.initial_seed()) % (2**31))
+        # oneDNN's convolutions take 12-18% less CPU per step on NHWC tensors (benchmarks/);
+        # the system goes back to the default layout in on_fit_end
+        self.system.to(memory_format=torch.channels_last)
+
+    def on_fit_end(self) -> None:
+        self.system.to(memory_format=torch.contiguous_format)
 
     def sample_rates(self, n: int) -> list[float]:
         return [self._rng.choice(self.train_rates) for _ in range(n)]
