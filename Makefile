@@ -22,6 +22,9 @@ run: ## train + evaluate the default experiment (override: make run EXP=scic_ful
 smoke: ## the whole pipeline with tiny nets, a few seconds
 	$(PY) -m vcnlit.run +experiment=$(EXP) debug=smoke logger=csv $(ARGS)
 
+bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min)
+	$(PY) -m benchmarks.run $(ARGS)
+
 test: ## fast test suite (what CI runs)
 	$(PY) -m pytest -m "not slow" -q $(ARGS)
 

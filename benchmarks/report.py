@@ -1,0 +1,109 @@
+"""The issue's targets checked against measured figures, and RESULTS.md rendered from results.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LIGHTNING_OVERHEAD_MAX = 1.05
+CODEC_SHARE_MAX = 0.20
+ENCODE_DECODE_MAX_S = 0.5
+REAL_IDEAL_MAX = 1.01
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: what, measured value, limit, met."""
+    rows = []
+
+    def add(what: str, value: float, limit: float) -> None:
+        rows.append({"target": what, "value": value, "limit": limit, "met": bool(value <= limit)})
+
+    for exp, stages in r["training"].items():
+        for name, s in stages.items():
+            if isinstance(s, dict) and "lightning_overhead" in s:
+                add(f"Lightning overhead, {exp} {name}", s["lightning_overhead"], LIGHTNING_OVERHEAD_MAX)
+        add(f"codec share of an end-to-end step, {exp}", stages["end_to_end"]["lightning_codec_share"],
+            CODEC_SHARE_MAX)
+    for exp, e in r["encode_decode"].items():
+        add(f"encode + decode {e['image']} (s), {exp}", e["encode_plus_decode_s"], ENCODE_DECODE_MAX_S)
+    add("DNNC real / ideal code length (worst row)", max(d["ratio"] for d in r["entropy"]["dnnc"]),
+        REAL_IDEAL_MAX)
+    return rows
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _flat(d: Any, prefix: str = "") -> list[list[Any]]:
+    if isinstance(d, dict):
+        return [row for k, v in d.items() for row in _flat(v, f"{prefix}{k}.")]
+    if isinstance(d, list) and d and all(isinstance(v, dict) for v in d):
+        return [row for i, v in enumerate(d) for row in _flat(v, f"{prefix}{i}.")]
+    return [[prefix.rstrip("."), d]]
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    out = [
+        "# vcnlit benchmarks",
+        "",
+        f"- date: {r['date']}",
+        f"- command: `{r['command']}` (`make bench`){' (quick mode: tiny inputs, not real figures)' if r['quick'] else ''}",
+        f"- machine: {m['cpu']}, {m['cores']} cores usable, {m['torch_threads']} torch threads, {m['platform']}",
+        f"- load average (1, 5, 15 min) at start {m['load_average_1_5_15min']}, at end {m['load_average_at_end']}"
+        " (above the core count means other work shared the CPUs: absolute times read slow, ratios measured"
+        " in the same run still hold)",
+        f"- git commit: {r['git_commit']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
+        f"- wall time: {r['seconds']['total']:.0f} s",
+        "",
+        "Every time is a median of several runs; every ratio compares figures measured in this run.",
+        "",
+        "## Targets",
+        "",
+        _table(["target", "measured", "limit", "met"],
+               [[t["target"], t["value"], t["limit"], "yes" if t["met"] else "**no**"] for t in r["targets"]]),
+        "",
+        "## Training throughput (images/s), Lightning vs a plain PyTorch loop",
+        "",
+        "Same stage `step()`, networks and data in both loops; the default config (patch and batch as listed).",
+        "",
+    ]
+    rows = []
+    for exp, stages in r["training"].items():
+        for name, s in stages.items():
+            if isinstance(s, dict):
+                rows.append([exp, name, s["batch"], s.get("lightning_images_per_s"), s.get("plain_images_per_s"),
+                             s.get("lightning_overhead", ""), f"{100 * s['lightning_codec_share']:.1f}%"])
+    out.append(_table(["experiment", "stage", "batch", "Lightning img/s", "plain img/s", "overhead",
+                       "codec share"], rows))
+    for exp, stages in r["training"].items():
+        if "end_to_end_shortcut_speedup" in stages:
+            out += ["", f"{exp}: the end-to-end stage with the exact DNNC shortcut runs "
+                    f"x{stages['end_to_end_shortcut_speedup']:.2f} the images/s of the same stage with the real "
+                    "arithmetic coder on every training crop (`end_to_end_real_coder`)."]
+    out += ["", "## Encode and decode of one image (s)", ""]
+    out.append(_table(["experiment", "image", "rate", "bpp", "encode", "decode", "encode + decode"],
+                      [[exp, e["image"], e.get("quality", e.get("step")), e["bpp"], e["encode_s"], e["decode_s"],
+                        e["encode_plus_decode_s"]] for exp, e in r["encode_decode"].items()]))
+    out += ["", "## Full RD curve on the default test images", ""]
+    out.append(_table(["experiment", "images", "rate points", "seconds"],
+                      [[exp, ", ".join(e["images"]), len(e["rate_points"]), e["seconds"]]
+                       for exp, e in r["rd_curve"].items()]))
+    tp = r["entropy"]["throughput"]
+    out += ["", "## Entropy coding (torchac)", "",
+            _table(["path", "M symbols/s"], [[k, tp[k] / 1e6] for k in
+                                             ("torchac_encode", "torchac_decode", "encode_symbols", "decode_symbols")]),
+            "", _table(["image", "step", "bytes", "payload", "ideal", "real/ideal", "bpp"],
+                       [[d["image"], d["step"], d["bytes"], d["payload_bytes"], d["ideal_bytes"], d["ratio"], d["bpp"]]
+                        for d in r["entropy"]["dnnc"]]),
+            "", "## Peak memory, 3840x2160 compress / decompress", "",
+            _table(["figure", "value"], _flat(r["memory"])), ""]
+    return "\n".join(out)
