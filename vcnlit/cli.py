@@ -113,7 +113,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    from vcnlit.errors import user_errors
 
     try:
         args.func(args)
@@ -123,17 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if os.environ.get("VCNLIT_DEBUG"):
             raise
-        print(f"vcnlit {args.command}: error: {_one_line(e, user_errors())}", file=sys.stderr)
+        print(f"vcnlit {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _one_line(e: Exception, known: tuple[type[BaseException], ...]) -> str:
-    """The message of an expected error; anything else also names its type and how to see more."""
+def _one_line(e: Exception) -> str:
+    """The message of an expected error (every vcnlit user error is a ValueError: ImageError,
+    CheckpointError, BitstreamError); anything else also names its type and how to see more."""
     msg = " ".join(str(e).split())
     if isinstance(e, MemoryError):
         return "out of memory; try a smaller --tile-size"
-    if isinstance(e, (*known, OSError, ValueError)):
+    if isinstance(e, (OSError, ValueError)):
         return msg
     return f"unexpected {type(e).__name__}: {msg[:200]} (set VCNLIT_DEBUG=1 for the traceback)"
 

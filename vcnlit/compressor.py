@@ -18,6 +18,8 @@ from vcnlit.nets.receptive import receptive_radius
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
 DEFAULT_TILE_SIZE = 512
+#: smaller tile sizes are raised to this (tiny tiles would spend all their time on halos)
+MIN_TILE_SIZE = 32
 
 
 class RoundTrip(NamedTuple):
@@ -60,8 +62,8 @@ def tiled(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int, halo: int, up: i
 class Compressor:
     """RSN -> codec -> IDN, padded to the sizes the networks and codec need, framed in the vcnlit container.
 
-    ``tile_size`` (image pixels, rounded up to a multiple of the re-sampling scale; 0 or None: whole
-    images) bounds memory on large images: the RSN and IDN run tile by tile with a halo of their
+    ``tile_size`` (image pixels, at least ``MIN_TILE_SIZE``, rounded up to a multiple of the
+    re-sampling scale; 0 or None: whole images) bounds memory on large images: the RSN and IDN run tile by tile with a halo of their
     receptive radius, the codec codes the whole ``Y``. The bitstream does not depend on it beyond
     float rounding.
     """
@@ -72,7 +74,7 @@ class Compressor:
         if tile_size is not None and int(tile_size) < 0:
             raise ValueError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
         s = system.scale
-        self.tile = -(-int(tile_size or 0) // s) * s
+        self.tile = -(-max(MIN_TILE_SIZE, int(tile_size)) // s) * s if tile_size else 0
         self._halo_rsn = -(-receptive_radius(system.rsn) // s) * s  # image pixels
         self._halo_idn = receptive_radius(system.idn)  # pixels of Y / Z
 
