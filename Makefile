@@ -25,6 +25,9 @@ smoke: ## the whole pipeline with tiny nets, a few seconds
 bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min)
 	$(PY) -m benchmarks.run $(ARGS)
 
+tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (make tables ARGS='debug=smoke')
+	$(PY) experiments/tables.py $(ARGS)
+
 test: ## fast test suite (what CI runs)
 	$(PY) -m pytest -m "not slow" -q $(ARGS)
 

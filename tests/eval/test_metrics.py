@@ -38,3 +38,17 @@ def test_ms_ssim_needs_big_images():
     assert math.isnan(ms_ssim_per_image(x, x).item())
     big = from_uint8(natural_crop("camera", (200, 200)))[None]
     assert ms_ssim_per_image(big, big).item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ms_ssim_matches_torchmetrics():
+    from torchmetrics.functional.image import (
+        multiscale_structural_similarity_index_measure as tm_ms_ssim,
+    )
+
+    a = natural_crop("camera", (192, 200))
+    b = np.clip(a.astype(int) + np.random.default_rng(1).integers(-25, 25, a.shape), 0, 255).astype(np.uint8)
+    xa, xb = from_uint8(a)[None], from_uint8(b)[None]
+    ours = ms_ssim_per_image(xb, xa).item()
+    ref = tm_ms_ssim(xb * 255, xa * 255, data_range=255.0, kernel_size=11, sigma=1.5).item()
+    assert 0.5 < ours < 1.0
+    assert ours == pytest.approx(ref, abs=5e-3)

@@ -10,19 +10,34 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
+def _style(curve: dict) -> dict:
+    """Learned models solid, their after-a-stage ablations dashed, plain codecs dotted."""
+    meta = curve.get("meta") or {}
+    if "stage" in meta:
+        return {"ls": "--", "marker": "^", "ms": 3}
+    if "experiment" in meta:
+        return {"ls": "-", "marker": "o", "ms": 4, "lw": 2}
+    return {"ls": ":", "marker": ".", "ms": 4}
+
+
 def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: str = "",
             xmax: float | None = None) -> Path:
     """Plot ``metric`` against bpp for results dicts in CompressAI's layout (x axis up to ``xmax``)."""
-    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
-    for c in curves:
+    many = len(curves) > 4
+    fig, ax = plt.subplots(figsize=(8.4 if many else 6, 4.4), dpi=120)
+    colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10").colors
+    for i, c in enumerate(curves):
         r = c["results"]
         pts = sorted((b, m) for b, m in zip(r["bpp"], r[metric]) if m is not None)
         if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3, label=c["name"])
+            ax.plot(*zip(*pts), label=c["name"], color=colors[i % len(colors)], **_style(c))
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM"}.get(metric, metric))
     ax.grid(alpha=0.3)
-    ax.legend()
+    if many:
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    else:
+        ax.legend()
     if title:
         ax.set_title(title)
     if xmax:

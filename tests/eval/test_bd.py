@@ -1,0 +1,47 @@
+import math
+
+import pytest
+
+from vcnlit.eval.bd import bd
+
+
+def curve(bpp, psnr):
+    return {"bpp": list(bpp), "psnr": list(psnr), "ssim": [0.5 + p / 100 for p in psnr]}
+
+
+ANCHOR = curve([0.1, 0.2, 0.4, 0.8], [28.0, 31.0, 34.0, 37.0])
+
+
+def test_half_the_bits_is_minus_fifty_percent():
+    test = curve([0.05, 0.1, 0.2, 0.4], [28.0, 31.0, 34.0, 37.0])
+    r = bd(ANCHOR, test)
+    assert r.bd_rate == pytest.approx(-50.0, abs=1e-6)
+    assert r.overlap == pytest.approx(1.0)
+
+
+def test_one_db_better_at_equal_rate():
+    test = curve(ANCHOR["bpp"], [p + 1.0 for p in ANCHOR["psnr"]])
+    r = bd(ANCHOR, test)
+    assert r.bd_quality == pytest.approx(1.0, abs=1e-9)
+    assert r.bd_rate < 0  # PSNR is linear in log-rate here: +1 dB = 3 dB/octave -> 2^(-1/3) - 1
+    assert r.bd_rate == pytest.approx(100 * (2 ** (-1 / 3) - 1), abs=0.5)
+
+
+def test_identical_curves_and_point_order():
+    shuffled = {k: list(reversed(v)) for k, v in ANCHOR.items()}
+    r = bd(ANCHOR, shuffled)
+    assert r.bd_rate == pytest.approx(0.0, abs=1e-9) and r.bd_quality == pytest.approx(0.0, abs=1e-9)
+
+
+def test_no_overlap_is_nan_with_a_warning():
+    far = curve([2, 3, 4], [45.0, 47.0, 49.0])
+    with pytest.warns(UserWarning, match="do not overlap"):
+        r = bd(ANCHOR, far)
+    assert math.isnan(r.bd_rate)
+
+
+def test_small_overlap_warns():
+    mostly_above = curve([0.6, 1.0, 2.0, 4.0], [36.0, 40.0, 44.0, 48.0])
+    with pytest.warns(UserWarning, match="covers only"):
+        r = bd(ANCHOR, mostly_above)
+    assert 0 < r.overlap < 0.5 and math.isfinite(r.bd_rate)

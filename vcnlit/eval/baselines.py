@@ -1,0 +1,126 @@
+"""Baselines evaluated through the same RD loop and metrics as the learned models.
+
+Each baseline turns one image and one rate point into (restored image, bytes of
+its real bitstream); :func:`evaluate` makes a CompressAI-format results dict of it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vcnlit.codecs import Codec
+from vcnlit.codecs.registry import build_codec, codec_spec
+from vcnlit.compressor import Compressor
+from vcnlit.eval.rd import CodeFn, codec_code_fn, model_code_fn, rd_curve
+from vcnlit.eval.results import results_json
+from vcnlit.nets import resize
+
+
+def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
+    """The plain codec a model is compared with: its own standard codec and settings (SCIC), else JPEG."""
+    return codec_spec(codec) if codec.mode == "scic" else {"format": "jpeg", "optimize": True}
+
+
+class Baseline(ABC):
+    """A named way of coding images at a list of rate points."""
+
+    rate_key = "quality"
+
+    def __init__(self, name: str, points: Sequence[float], description: str = "",
+                 table_points: Sequence[float] | None = None) -> None:
+        self.name, self.points = name, [float(p) for p in points]
+        self.description = description or name
+        self.table_points = [float(p) for p in table_points] if table_points else self.points
+
+    @abstractmethod
+    def code_fn(self) -> CodeFn: ...
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def evaluate(self, images: Sequence[tuple[str, Tensor]], prov: dict[str, Any] | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+        """Results file (CompressAI layout) of this baseline on ``images``."""
+        res, by = rd_curve(self.code_fn(), images, self.points, self.rate_key, label=self.name, progress=progress)
+        channels = int(images[0][1].shape[-3]) if images else None
+        meta = {"rate_key": self.rate_key, "rate_points": self.points, "table_points": self.table_points,
+                "channels": channels, "images": [n for n, _ in images], **self.settings(), **(prov or {})}
+        return results_json(self.name, self.description, res, by, meta)
+
+
+class CodecBaseline(Baseline):
+    """A standard codec (Pillow) applied to the image itself."""
+
+    def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], description: str = "",
+                 table_points: Sequence[float] | None = None) -> None:
+        self.codec = build_codec(dict(codec), rate=float(points[0]))
+        super().__init__(name, points, description or f"plain {self.codec.name} (Pillow) {codec_spec(self.codec)}",
+                         table_points)
+
+    def code_fn(self) -> CodeFn:
+        return codec_code_fn(self.codec)
+
+    def settings(self) -> dict[str, Any]:
+        return {"codec": codec_spec(self.codec)}
+
+
+class ResampledCodecBaseline(CodecBaseline):
+    """Non-learned re-sampling: bicubic down-sampling by ``scale``, the codec, bicubic up-sampling."""
+
+    def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], scale: int = 2,
+                 description: str = "", table_points: Sequence[float] | None = None) -> None:
+        super().__init__(name, codec, points,
+                         description or f"bicubic /{scale}, {codec.get('format')}, bicubic x{scale}", table_points)
+        self.scale = int(scale)
+
+    def code_fn(self) -> CodeFn:
+        inner = codec_code_fn(self.codec)
+
+        def code(x: Tensor, rate: float) -> tuple[Tensor, int]:
+            h, w = x.shape[-2:]
+            small = resize(x, (max(1, round(h / self.scale)), max(1, round(w / self.scale)))).clamp(0, 1)
+            z, nbytes = inner(small, rate)
+            return resize(z, (h, w)).clamp(0, 1), nbytes
+
+        return code
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "scale": self.scale}
+
+
+class StageModelBaseline(Baseline):
+    """A trained run's system as it was after one stage, coded through the vcnlit container.
+
+    With ``stage="imitation"`` this is the IDN-only ablation: the auto-encoder's RSN and
+    an IDN trained on real codec output, without end-to-end training of the RSN.
+    """
+
+    def __init__(self, name: str, run_dir: str | Path, stage: str = "imitation",
+                 points: Sequence[float] | None = None, description: str = "") -> None:
+        from vcnlit.checkpoint import CheckpointError, load_model
+
+        run_dir = Path(run_dir).expanduser()
+        model = load_model(run_dir / "model.ckpt")
+        state = run_dir / "stages" / stage / "done.pt"
+        if not state.is_file():
+            raise CheckpointError(f"{state} not found: {run_dir} has no finished {stage!r} stage")
+        model.system.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+        model.system.eval()
+        self.model, self.stage, self.run_dir = model, stage, run_dir
+        self.rate_key = model.codec.rate_key
+        trained = (model.meta.get("config") or {}).get("eval", {}).get("rate_points")
+        pts = points or trained or [model.codec.rate]
+        super().__init__(name, pts, description or f"{model.experiment} after the {stage} stage (no end-to-end)")
+
+    def code_fn(self) -> CodeFn:
+        return model_code_fn(Compressor(self.model.system, self.model.codec))
+
+    def settings(self) -> dict[str, Any]:
+        return {"experiment": self.model.experiment, "stage": self.stage, "run_dir": str(self.run_dir),
+                "codec": codec_spec(self.model.codec)}

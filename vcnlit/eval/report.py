@@ -1,0 +1,84 @@
+"""Evaluate a model into a results file, and send RD results to whatever loggers a run has."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from torch import Tensor
+
+from vcnlit.codecs import Codec
+from vcnlit.codecs.registry import codec_spec
+from vcnlit.compressor import Compressor
+from vcnlit.eval.rd import METRICS, model_code_fn, rd_curve
+from vcnlit.eval.results import results_json
+from vcnlit.nets import ResamplingSystem
+
+
+def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple[str, Tensor]],
+                  rate_points: Sequence[float], name: str, extra_meta: dict[str, Any] | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict."""
+    system.eval()
+    rates = [float(r) for r in rate_points]
+    results, by_image = rd_curve(model_code_fn(Compressor(system, codec)), images, rates, codec.rate_key,
+                                 label=f"{name}: RD curve", progress=progress)
+    meta = {"experiment": name, "channels": system.channels, "rate_key": codec.rate_key, "rate_points": rates,
+            "codec": codec_spec(codec), "images": [n for n, _ in images],
+            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image",
+            **(extra_meta or {})}
+    return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)
+
+
+def rd_table(curves: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of one table holding every curve's RD points."""
+    cols = ["method", "rate", *METRICS]
+    rows = []
+    for c in curves:
+        r = c["results"]
+        key = c.get("meta", {}).get("rate_key", "quality")
+        for i in range(len(r["bpp"])):
+            rows.append([c["name"], (r.get(key) or [None] * len(r["bpp"]))[i], *(r[m][i] for m in METRICS)])
+    return cols, rows
+
+
+def flat_metrics(prefix: str, curve: dict[str, Any]) -> dict[str, float]:
+    """``{prefix}/{metric}@{rate_key}={rate}`` for every finite value of a results dict."""
+    r, key = curve["results"], curve.get("meta", {}).get("rate_key", "quality")
+    out = {}
+    for m in METRICS:
+        for rate, v in zip(r[key], r[m]):
+            if v is not None and math.isfinite(v):
+                out[f"{prefix}/{m}@{key}={rate:g}"] = float(v)
+    return out
+
+
+def log_rd(loggers: Sequence[Any], prefix: str, model: dict[str, Any], curves: Sequence[dict[str, Any]],
+           plot: Path | None, step: int | None = None) -> None:
+    """Log a model's RD points (scalars), a table of all ``curves``, a line plot and the PNG.
+
+    Scalars go to every logger; W&B also gets a Table, a bpp-PSNR line plot and the image;
+    TensorBoard gets the image. CSV loggers get the scalars only.
+    """
+    scalars = flat_metrics(prefix, model)
+    for lg in loggers:
+        lg.log_metrics(scalars, step=step)
+        kind = type(lg).__name__
+        if kind == "WandbLogger":
+            import wandb
+
+            cols, rows = rd_table(curves)
+            table = wandb.Table(columns=cols, data=rows)
+            payload: dict[str, Any] = {f"{prefix}/rd_table": table,
+                                       f"{prefix}/rd_curve": wandb.plot.line(table, "bpp", "psnr", stroke="method",
+                                                                            title=f"{prefix}: PSNR vs bpp")}
+            if plot is not None:
+                payload[f"{prefix}/rd_plot"] = wandb.Image(str(plot))
+            lg.experiment.log(payload)
+        elif kind == "TensorBoardLogger" and plot is not None:
+            lg.experiment.add_image(f"{prefix}/rd_plot", np.asarray(Image.open(plot).convert("RGB")),
+                                    global_step=step or 0, dataformats="HWC")

@@ -1,0 +1,96 @@
+"""Tables of RD results: BD-rate against an anchor, and the paper-style per-rate-point table."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from vcnlit.eval.bd import bd
+from vcnlit.eval.compare import interp_at
+
+_SHORT = {"quality": "q", "step": "step "}
+
+
+def bd_rows(curves: Sequence[dict[str, Any]], anchor: str) -> list[dict[str, Any]]:
+    """BD-rate (PSNR and SSIM) and BD-PSNR of every curve against the one named ``anchor``."""
+    by_name = {c["name"]: c for c in curves}
+    if anchor not in by_name:
+        raise ValueError(f"anchor {anchor!r} is not among the curves {sorted(by_name)}")
+    ref = by_name[anchor]["results"]
+    rows = []
+    for c in curves:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            p = bd(ref, c["results"], "psnr")
+            s = bd(ref, c["results"], "ssim")
+        rows.append({"name": c["name"], "bd_rate_psnr": p.bd_rate, "bd_psnr": p.bd_quality,
+                     "bd_rate_ssim": s.bd_rate, "overlap": p.overlap,
+                     "warning": "; ".join(str(w.message) for w in caught)})
+    return rows
+
+
+def _fmt(v: float | None, spec: str, signed: bool = False) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    return format(v, ("+" if signed else "") + spec)
+
+
+def print_bd_summary(curves: Sequence[dict[str, Any]], anchor: str, console: Console | None = None) -> None:
+    t = Table(title=f"BD against {anchor} (negative BD-rate: fewer bits at equal quality)")
+    for col in ("method", "bpp range", "BD-rate (PSNR)", "BD-PSNR", "BD-rate (SSIM)", "overlap"):
+        t.add_column(col, justify="right")
+    for c, r in zip(curves, bd_rows(curves, anchor)):
+        b = c["results"]["bpp"]
+        t.add_row(r["name"], f"{min(b):.3f}-{max(b):.3f}", _fmt(r["bd_rate_psnr"], ".1f", True) + " %",
+                  _fmt(r["bd_psnr"], ".2f", True) + " dB", _fmt(r["bd_rate_ssim"], ".1f", True) + " %",
+                  f"{r['overlap']:.0%}")
+    (console or Console(width=max(Console().width, 120))).print(t)
+
+
+def table_points(curve: dict[str, Any]) -> list[int]:
+    """Indices of the points a table shows (``meta.table_points`` if set, else all), in increasing bpp."""
+    meta, r = curve.get("meta", {}), curve["results"]
+    key = meta.get("rate_key", "quality")
+    wanted = meta.get("table_points")
+    idx = list(range(len(r["bpp"])))
+    if wanted and key in r:
+        idx = [i for i, q in enumerate(r[key]) if any(abs(q - w) < 1e-9 for w in wanted)]
+    return sorted(idx, key=lambda i: r["bpp"][i])
+
+
+def markdown_tables(curves: Sequence[dict[str, Any]], anchor: str,
+                    bpp_targets: Sequence[float] = (0.1, 0.2, 0.3, 0.5)) -> str:
+    """Two markdown tables: bpp / PSNR / SSIM per rate point (with BD numbers) and PSNR at fixed bitrates."""
+    bds = {r["name"]: r for r in bd_rows(curves, anchor)}
+    n = max(len(table_points(c)) for c in curves)
+    head = ["method", *(f"R{i + 1}: bpp / PSNR / SSIM" for i in range(n)),
+            f"BD-rate vs {anchor} (PSNR)", "BD-PSNR", "BD-rate (SSIM)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in curves:
+        r, key = c["results"], c.get("meta", {}).get("rate_key", "quality")
+        cells = []
+        for i in table_points(c):
+            q = r.get(key, [None] * len(r["bpp"]))[i]
+            tag = f"{_SHORT.get(key, key + ' ')}{q:g}: " if q is not None else ""
+            cells.append(f"{tag}{r['bpp'][i]:.3f} / {_fmt(r['psnr'][i], '.2f')} / {_fmt(r['ssim'][i], '.4f')}")
+        cells += [""] * (n - len(cells))
+        b = bds[c["name"]]
+        cells += [_fmt(b["bd_rate_psnr"], ".1f", True) + " %", _fmt(b["bd_psnr"], ".2f", True) + " dB",
+                  _fmt(b["bd_rate_ssim"], ".1f", True) + " %"]
+        lines.append("| " + " | ".join([c["name"], *cells]) + " |")
+
+    head2 = ["method", *(f"PSNR @ {t:g} bpp" for t in bpp_targets), *(f"SSIM @ {t:g} bpp" for t in bpp_targets)]
+    lines2 = ["| " + " | ".join(head2) + " |", "|" + "---|" * len(head2)]
+    for c in curves:
+        r = c["results"]
+        vals = [_fmt(interp_at(r["bpp"], r[m], t), ".2f" if m == "psnr" else ".4f")
+                for m in ("psnr", "ssim") for t in bpp_targets]
+        lines2.append("| " + " | ".join([c["name"], *vals]) + " |")
+    notes = [f"- {r['name']}: {r['warning']}" for r in bds.values() if r["warning"]]
+    return "\n".join([*lines, "", "Interpolated (linear in bpp) at fixed bitrates; n/a outside a curve's range:", "",
+                      *lines2, *(["", "BD notes:", *notes] if notes else [])]) + "\n"
