@@ -1,8 +1,9 @@
-"""Where the time goes: ``python -m benchmarks.profile [--quick] [--steps N]``.
+"""Where the time goes: ``python -m benchmarks.profile [--quick] [--steps N] [--only training|codec|layout]``.
 
 Prints torch.profiler's op table for a few plain-loop training steps of each stage, and
 cProfile's top functions for compress / decompress of a 768x512 image (the codec work
-there is NumPy, Pillow and torchac, which torch.profiler does not see).
+there is NumPy, Pillow and torchac, which torch.profiler does not see). ``--only layout``
+compares the CPU time of each stage's step in channels_last against the default layout.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import statistics
+import time
 
 import torch
 from hydra.utils import instantiate
@@ -54,14 +57,51 @@ def profile_codec(exp: str, quick: bool, rows: int) -> None:
         pstats.Stats(pr).sort_stats("tottime").print_stats(rows)
 
 
+def layout_ab(exp: str, name: str, quick: bool, steps: int, reps: int = 4) -> float:
+    """CPU seconds per step in channels_last / in the default layout, alternating, one thread.
+
+    Process CPU time on one thread is what the layout changes, and it is far less disturbed
+    by other work on the machine than wall time.
+    """
+    cfg = experiment_config(exp, quick)
+    system, codec = build(cfg)
+    batches = [b for _, b in zip(range(steps + 1), instantiate(cfg.data).train_dataloader())]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(reps):
+        for nhwc in (False, True):
+            stage = instantiate(cfg.stages[name].module, system=system, codec=codec)
+            stage.use_optimizers(stage.configure_optimizers()[0])
+            stage.on_fit_start()  # channels_last
+            if not nhwc:
+                stage.on_fit_end()  # back to the default layout
+            stage.step(batches[0])
+            t = time.process_time()
+            for b in batches[1:]:
+                stage.step(b)
+            cpu[nhwc].append((time.process_time() - t) / steps)
+            stage.on_fit_end()
+    torch.set_num_threads(threads)
+    ratio = statistics.median(cpu[True]) / statistics.median(cpu[False])
+    print(f"{exp} {name}: CPU s/step default {statistics.median(cpu[False]):.3f}, "
+          f"channels_last {statistics.median(cpu[True]):.3f}, ratio {ratio:.3f}")
+    return ratio
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--rows", type=int, default=12)
-    p.add_argument("--only", choices=["training", "codec"], default=None)
+    p.add_argument("--only", choices=["training", "codec", "layout"], default=None)
     a = p.parse_args(argv)
     torch.manual_seed(0)
+    if a.only == "layout":
+        for exp in TRAIN_EXPERIMENTS:
+            for name in ("autoencoder", "imitation", "end_to_end"):
+                layout_ab(exp, name, a.quick, a.steps)
+        return
     if a.only != "codec":
         for exp in TRAIN_EXPERIMENTS:
             for name in ("autoencoder", "imitation", "end_to_end"):
