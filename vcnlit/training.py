@@ -20,6 +20,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_only
 
 from vcnlit.checkpoint import save_model
@@ -128,6 +129,17 @@ def _finish_logger(logger: Any, status: str) -> None:
         wandb.finish(exit_code=0 if status == "success" else 1)
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes a checkpoint to a temporary file beside it, then renames it: a kill never leaves half a file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+
+
 def _check_launch(trainer: pl.Trainer) -> None:
     """DDP re-executes the command line per process, which a local Hydra multirun cannot take."""
     from hydra.core.hydra_config import HydraConfig
@@ -159,7 +171,7 @@ def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, 
     callbacks = [ckpt, *(instantiate(c) for c in (cfg.get("callbacks") or {}).values())]
     trainer: pl.Trainer = instantiate(
         cfg.trainer, max_epochs=epochs_for(int(stage_cfg.steps), int(cfg.data.steps_per_epoch)),
-        logger=logger, callbacks=callbacks, default_root_dir=str(stage_dir),
+        logger=logger, callbacks=callbacks, default_root_dir=str(stage_dir), plugins=[AtomicCheckpointIO()],
     )
     _check_launch(trainer)
     last = stage_dir / "last.ckpt"
