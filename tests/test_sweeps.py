@@ -2,9 +2,12 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
-from conftest import data_overrides, run_module
+from conftest import ROOT, data_overrides, run_module
 
 from vcnlit.codecs.registry import build_codec
 from vcnlit.data import load_folder
@@ -78,13 +81,20 @@ def test_a_rate_given_on_the_command_line_pins_the_rate_points():
 @pytest.mark.slow
 def test_rate_multirun_then_merge(image_dirs, tmp_path):
     sweep = tmp_path / "multirun"
-    p = run_module("vcnlit.run", "-m", *SMOKE, "codec.quality=10,40", f"hydra.sweep.dir={sweep}",
-                   *data_overrides(image_dirs), timeout=900)
+    p = subprocess.run([sys.executable, "-m", "vcnlit.run", "-m", *SMOKE[:2], "logger=wandb", "codec.quality=10,40",
+                        f"hydra.sweep.dir={sweep}", *data_overrides(image_dirs)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=900, env={**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"})
     assert p.returncode == 0, p.stderr[-3000:]
+    ids = set()
     for job, q in (("0", 10.0), ("1", 40.0)):
         rd = read_json(sweep / job / "rd.json")
         assert rd["results"]["quality"] == [q] and rd["meta"]["rate_points"] == [q]
         assert rd["meta"]["config"]["stages"]["imitation"]["module"]["train_rates"] == [q]
+        # each job finished its own W&B run
+        wandb_id = json.loads((sweep / job / "run.json").read_text())["wandb_id"]
+        assert [d.name.rsplit("-", 1)[1] for d in (sweep / job / "wandb").glob("offline-run-*")] == [wandb_id]
+        ids.add(wandb_id)
+    assert len(ids) == 2
     p = run_module("vcnlit.sweeps", "merge", str(sweep))
     assert p.returncode == 0, p.stderr
     merged = read_json(sweep / "rd.json")
@@ -116,6 +126,16 @@ def test_optuna_sweep_persists_its_study(image_dirs, tmp_path):
     assert len(optuna.load_study(study_name="scic_lowres", storage=f"sqlite:///{db}").trials) == 3
 
 
+def test_an_objective_the_run_cannot_give_is_refused_before_training(image_dirs, tmp_path):
+    p = run_module("vcnlit.run", *SMOKE, "codec.quality=10", "optimized_metric=val/bd_rate",
+                   f"hydra.run.dir={tmp_path / 'run'}", *data_overrides(image_dirs))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == (
+        "error: optimized_metric=val/bd_rate needs two or more eval.rate_points (a curve), got [10]; "
+        "use optimized_metric=val/d_psnr")
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
 def test_slurm_launcher_config_composes():
     p = run_module("vcnlit.run", "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "+experiment=scic_lowres",
                    "--cfg", "hydra", "--package", "hydra.launcher")
@@ -135,7 +155,6 @@ def test_submitit_local_runs_a_job(image_dirs, tmp_path):
 
 def test_wandb_sweep_drives_the_entry_point_with_the_optuna_search_space():
     import yaml
-    from conftest import ROOT
 
     sweep = yaml.safe_load((ROOT / "experiments" / "wandb_sweep.yaml").read_text())
     optuna_cfg = yaml.safe_load((ROOT / "conf" / "hparams_search" / "optuna.yaml").read_text())

@@ -6,6 +6,8 @@ Sweeps go through Hydra's multirun (``-m``): ``codec.quality=10,20,40`` for RD p
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
@@ -18,10 +20,15 @@ register_resolvers()
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric``'s value (the objective of a hyperparameter sweep), or None."""
     from vcnlit.errors import exit_on_user_error
+    from vcnlit.sweeps import SweepError
     from vcnlit.training import train
 
     with exit_on_user_error():
-        return train(cfg)
+        try:
+            return train(cfg)
+        except SweepError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
 
 
 if __name__ == "__main__":

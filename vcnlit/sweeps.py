@@ -62,6 +62,18 @@ def pin_swept_rate(cfg: DictConfig, rate_key: str, keys: set[str] | None = None)
 
 
 # -- objective of a hyperparameter search ---------------------------------------------------------
+def check_objective(cfg: DictConfig) -> None:
+    """Fail before training on an ``optimized_metric`` that the run cannot give."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return
+    if name not in OBJECTIVES:
+        raise SweepError(f"optimized_metric={name} is not known; choose one of {', '.join(OBJECTIVES)}")
+    if name.startswith("val/bd_") and len(cfg.eval.rate_points) < 2:
+        raise SweepError(f"optimized_metric={name} needs two or more eval.rate_points (a curve), got "
+                         f"{list(cfg.eval.rate_points)}; use optimized_metric=val/d_psnr")
+
+
 def objective(name: str, system: Any, codec: Any, images: Sequence[tuple[str, Tensor]], cfg: DictConfig) -> float:
     """``optimized_metric`` of a trained model on ``images`` (the val split): see :data:`OBJECTIVES`.
 
@@ -73,11 +85,7 @@ def objective(name: str, system: Any, codec: Any, images: Sequence[tuple[str, Te
     from vcnlit.eval.compare import matched
     from vcnlit.eval.report import model_results
 
-    if name not in OBJECTIVES:
-        raise SweepError(f"optimized_metric={name} is not known; choose one of {', '.join(OBJECTIVES)}")
-    if name.startswith("val/bd_") and len(cfg.eval.rate_points) < 2:
-        raise SweepError(f"optimized_metric={name} needs two or more eval.rate_points (a curve), got "
-                         f"{list(cfg.eval.rate_points)}; use optimized_metric=val/d_psnr")
+    check_objective(cfg)
     model = model_results(system, codec, images, cfg.eval.rate_points, "model", progress=False)["results"]
     base = CodecBaseline("baseline", baseline_codec_spec(codec), cfg.eval.baseline_points).evaluate(
         images, progress=False)["results"]

@@ -191,13 +191,14 @@ def train(cfg: DictConfig) -> float | None:
     Returns the value of ``optimized_metric`` (for hyperparameter sweeps), or None when unset.
     """
     from vcnlit.evaluate import evaluate_and_write
-    from vcnlit.sweeps import objective, pin_swept_rate
+    from vcnlit.sweeps import check_objective, objective, pin_swept_rate
 
     run_dir = Path(cfg.paths.run_dir)
-    marker = check_run_dir(run_dir, cfg) if is_global_zero() else _read_marker(run_dir) or {}
-    pl.seed_everything(int(cfg.seed), workers=True)
     codec: Codec = instantiate(cfg.codec)
     pin_swept_rate(cfg, codec.rate_key)
+    check_objective(cfg)
+    marker = check_run_dir(run_dir, cfg) if is_global_zero() else _read_marker(run_dir) or {}
+    pl.seed_everything(int(cfg.seed), workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.images("train")  # fail fast on bad folders, before any training
     datamodule.images("test")
