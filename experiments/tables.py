@@ -85,7 +85,7 @@ def main(cfg: DictConfig) -> None:
             model = load_model(runs / exp / "model.ckpt", expect_experiment=exp)
             rates = (model.meta.get("config") or {}).get("eval", {}).get("rate_points") or cfg.eval.rate_points
             curves[exp] = model_results(model.system, model.codec, images, rates, exp,
-                                        {"run_dir": str(runs / exp), **prov})
+                                        {"run_dir": str(runs / exp), **prov}, tile_size=cfg.eval.tile_size)
             write_json(out / f"{exp}.json", curves[exp])
             if cfg.idn_only:
                 b = StageModelBaseline(f"{exp}_idn_only", runs / exp, stage="imitation", points=rates)

@@ -12,9 +12,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from vcnlit.checkpoint import CheckpointError
     from vcnlit.codecs.container import BitstreamError
     from vcnlit.data.images import ImageError
+    from vcnlit.stages.base import NonFiniteLossError
     from vcnlit.training import RunDirError
 
-    return (ImageError, CheckpointError, BitstreamError, RunDirError)
+    return (ImageError, CheckpointError, BitstreamError, RunDirError, NonFiniteLossError)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from vcnlit.codecs import Codec
+from vcnlit.compressor import DEFAULT_TILE_SIZE
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
@@ -31,7 +32,8 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     """Model RD curve + plain-codec baseline on ``images``; write rd.json, baseline JSON and rd.png."""
     experiment = experiment or cfg.experiment_name
     prov = provenance(OmegaConf.to_container(cfg, resolve=True))
-    rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov)
+    rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
+                       tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE))
     write_json(out_dir / "rd.json", rd)
 
     # the plain standard codec with the same encoder settings (JPEG unless the model's codec is standard)

@@ -22,7 +22,7 @@ class BDResult(NamedTuple):
 
 def _points(results: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(bpp, metric) pairs with finite values, sorted by bpp, duplicates in either axis dropped."""
-    pts = sorted({(float(b), float(m)) for b, m in zip(results["bpp"], results[metric])
+    pts = sorted({(float(b), float(m)) for b, m in zip(results["bpp"], results.get(metric) or [])
                   if b is not None and m is not None and math.isfinite(b) and math.isfinite(m) and b > 0})
     keep: list[tuple[float, float]] = []
     for b, m in pts:  # BD needs strictly increasing rate and quality: drop points that do not improve

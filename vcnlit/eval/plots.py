@@ -28,7 +28,7 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10").colors
     for i, c in enumerate(curves):
         r = c["results"]
-        pts = sorted((b, m) for b, m in zip(r["bpp"], r[metric]) if m is not None)
+        pts = sorted((b, m) for b, m in zip(r["bpp"], r.get(metric) or []) if m is not None)
         if pts:
             ax.plot(*zip(*pts), label=c["name"], color=colors[i % len(colors)], **_style(c))
     ax.set_xlabel("bits per pixel")
@@ -43,7 +43,7 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     if xmax:
         ax.set_xlim(0, xmax)
         ax.autoscale(enable=True, axis="y", tight=False)
-        lo_hi = [m for c in curves for b, m in zip(c["results"]["bpp"], c["results"][metric])
+        lo_hi = [m for c in curves for b, m in zip(c["results"]["bpp"], c["results"].get(metric) or [])
                  if m is not None and b <= xmax]
         if lo_hi:
             pad = 0.05 * (max(lo_hi) - min(lo_hi) or 1)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from vcnlit.codecs import Codec
 from vcnlit.codecs.registry import codec_spec
-from vcnlit.compressor import Compressor
+from vcnlit.compressor import DEFAULT_TILE_SIZE, Compressor
 from vcnlit.eval.rd import METRICS, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
 from vcnlit.nets import ResamplingSystem
@@ -21,11 +21,12 @@ from vcnlit.nets import ResamplingSystem
 
 def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple[str, Tensor]],
                   rate_points: Sequence[float], name: str, extra_meta: dict[str, Any] | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, tile_size: int | None = DEFAULT_TILE_SIZE) -> dict[str, Any]:
     """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict."""
     system.eval()
     rates = [float(r) for r in rate_points]
-    results, by_image = rd_curve(model_code_fn(Compressor(system, codec)), images, rates, codec.rate_key,
+    coder = Compressor(system, codec, tile_size=tile_size)
+    results, by_image = rd_curve(model_code_fn(coder), images, rates, codec.rate_key,
                                  label=f"{name}: RD curve", progress=progress)
     meta = {"experiment": name, "channels": system.channels, "rate_key": codec.rate_key, "rate_points": rates,
             "codec": codec_spec(codec), "images": [n for n, _ in images],

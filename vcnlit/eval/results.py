@@ -77,8 +77,18 @@ def write_json(path: str | Path, data: dict[str, Any]) -> Path:
     return path
 
 
+#: CompressAI's published files name RGB metrics like this; we read them as the plain names
+ALIASES = {"psnr-rgb": "psnr", "ms-ssim-rgb": "ms-ssim", "ssim-rgb": "ssim"}
+
+
 def read_json(path: str | Path) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text())
-    if "results" not in data or "bpp" not in data["results"]:
+    """A results file (ours or CompressAI's); ``psnr-rgb``-style keys are also available as ``psnr``."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or "bpp" not in data.get("results", {}):
         raise ValueError(f"{path} is not a results file (expected {{'name', 'results': {{'bpp', ...}}}})")
+    for alias, key in ALIASES.items():
+        if alias in data["results"] and key not in data["results"]:
+            data["results"][key] = data["results"][alias]
+    data.setdefault("name", path.stem)
     return data

@@ -40,6 +40,10 @@ def _fmt(v: float | None, spec: str, signed: bool = False) -> str:
     return format(v, ("+" if signed else "") + spec)
 
 
+def _col(results: dict[str, Any], metric: str) -> list[float | None]:
+    return results.get(metric) or [None] * len(results["bpp"])
+
+
 def print_bd_summary(curves: Sequence[dict[str, Any]], anchor: str, console: Console | None = None) -> None:
     t = Table(title=f"BD against {anchor} (negative BD-rate: fewer bits at equal quality)")
     for col in ("method", "bpp range", "BD-rate (PSNR)", "BD-PSNR", "BD-rate (SSIM)", "overlap"):
@@ -77,7 +81,8 @@ def markdown_tables(curves: Sequence[dict[str, Any]], anchor: str,
         for i in table_points(c):
             q = r.get(key, [None] * len(r["bpp"]))[i]
             tag = f"{_SHORT.get(key, key + ' ')}{q:g}: " if q is not None else ""
-            cells.append(f"{tag}{r['bpp'][i]:.3f} / {_fmt(r['psnr'][i], '.2f')} / {_fmt(r['ssim'][i], '.4f')}")
+            cells.append(f"{tag}{r['bpp'][i]:.3f} / {_fmt(_col(r, 'psnr')[i], '.2f')} / "
+                         f"{_fmt(_col(r, 'ssim')[i], '.4f')}")
         cells += [""] * (n - len(cells))
         b = bds[c["name"]]
         cells += [_fmt(b["bd_rate_psnr"], ".1f", True) + " %", _fmt(b["bd_psnr"], ".2f", True) + " dB",
@@ -88,7 +93,7 @@ def markdown_tables(curves: Sequence[dict[str, Any]], anchor: str,
     lines2 = ["| " + " | ".join(head2) + " |", "|" + "---|" * len(head2)]
     for c in curves:
         r = c["results"]
-        vals = [_fmt(interp_at(r["bpp"], r[m], t), ".2f" if m == "psnr" else ".4f")
+        vals = [_fmt(interp_at(r["bpp"], r[m], t) if m in r else None, ".2f" if m == "psnr" else ".4f")
                 for m in ("psnr", "ssim") for t in bpp_targets]
         lines2.append("| " + " | ".join([c["name"], *vals]) + " |")
     notes = [f"- {r['name']}: {r['warning']}" for r in bds.values() if r["warning"]]

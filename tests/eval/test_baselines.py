@@ -1,0 +1,74 @@
+"""Baselines through the same evaluator: checked against an independent Pillow computation."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from conftest import run_module
+from PIL import Image
+
+QUALITIES = [10, 50, 90]
+
+
+def pillow_jpeg_curve(folder, qualities):
+    """Plain Pillow + numpy: luma, JPEG at each quality, bytes and PSNR, averaged over images."""
+    bpp, psnr = [], []
+    for q in qualities:
+        b, p = [], []
+        for f in sorted(folder.iterdir()):
+            a = np.asarray(Image.open(f).convert("L"))
+            buf = io.BytesIO()
+            Image.fromarray(a).save(buf, format="JPEG", quality=q)
+            d = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L")).astype(np.float64)
+            b.append(len(buf.getvalue()) * 8 / a.size)
+            p.append(10 * np.log10(255.0**2 / np.mean((d - a) ** 2)))
+        bpp.append(np.mean(b))
+        psnr.append(np.mean(p))
+    return bpp, psnr
+
+
+def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
+    out = tmp_path / "bl"
+    r = run_module("vcnlit.baselines", f"data.test_dir={image_dirs['test']}", f"hydra.run.dir={out}",
+                   f"eval.baseline_points=[{','.join(map(str, QUALITIES))}]", "eval.jpeg2000_points=[40]",
+                   "eval.webp_points=[50]")
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = {"jpeg", "jpeg_optimized", "jpeg2000", "webp", "avif", "bicubic_jpeg"}
+    assert names <= {p.stem for p in out.glob("*.json")}
+    for n in names:
+        d = json.loads((out / f"{n}.json").read_text())
+        assert d["name"] == n
+        assert set(d["results"]) >= {"bpp", "psnr", "ssim", "ms-ssim", "quality"}
+        assert len(d["results"]["quality"]) == len(d["results"]["bpp"])
+        assert set(d["results_by_image"]) == {p.name for p in image_dirs["test"].iterdir()}
+        assert {"command", "config", "git_commit", "versions"} <= set(d["meta"])
+    ours = json.loads((out / "jpeg.json").read_text())["results"]
+    assert ours["quality"] == QUALITIES
+    bpp, psnr = pillow_jpeg_curve(image_dirs["test"], QUALITIES)
+    assert ours["bpp"] == pytest.approx(bpp, abs=0.01)
+    assert ours["psnr"] == pytest.approx(psnr, abs=0.05)
+    # Huffman optimisation changes bytes, never pixels
+    opt = json.loads((out / "jpeg_optimized.json").read_text())["results"]
+    assert opt["psnr"] == pytest.approx(ours["psnr"], abs=1e-9)
+    assert all(o < p for o, p in zip(opt["bpp"], ours["bpp"]))
+    assert (out / "baselines_psnr.png").stat().st_size > 0
+    assert "BD against jpeg" in r.stdout
+
+
+def test_bicubic_baseline_codes_the_half_size_image(image_dirs):
+    from vcnlit.data import load_folder
+    from vcnlit.eval.baselines import CodecBaseline, ResampledCodecBaseline
+    from vcnlit.nets import resize
+
+    images = load_folder(image_dirs["test"], 1, "data.test_dir")
+    spec = {"format": "jpeg", "optimize": True}
+    bic = ResampledCodecBaseline("bicubic_jpeg", spec, [30], scale=2).evaluate(images, progress=False)
+    half = [(n, resize(x[None], (round(x.shape[-2] / 2), round(x.shape[-1] / 2)))[0].clamp(0, 1))
+            for n, x in images]
+    plain = CodecBaseline("jpeg", spec, [30]).evaluate(half, progress=False)
+    for (n, x), (_, h) in zip(images, half):
+        # same bytes as JPEG of the half-size image, counted over the full-size pixels
+        full_px, half_px = x.shape[-2] * x.shape[-1], h.shape[-2] * h.shape[-1]
+        assert bic["results_by_image"][n]["bpp"][0] == pytest.approx(
+            plain["results_by_image"][n]["bpp"][0] * half_px / full_px)

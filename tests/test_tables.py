@@ -1,0 +1,50 @@
+"""`make tables`: train (or reuse) experiments, evaluate them and the baselines, write tables and plots."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT, data_overrides
+
+spec = importlib.util.spec_from_file_location("tables", ROOT / "experiments" / "tables.py")
+tables = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tables)
+
+
+def test_run_tags_ignore_evaluation_only_overrides():
+    assert tables.run_tag([]) == "default"
+    assert tables.run_tag(["debug=smoke", "data.test_dir=/x/kodak"]) == "debug-smoke"
+    assert tables.run_tag(["seed=1", "debug=smoke"]) == tables.run_tag(["debug=smoke", "seed=1"])
+    assert len(tables.run_tag([f"model.width={'9' * 80}"])) <= 60
+    own = ["experiments=[a]", "results_dir=/r", "anchor=webp", "baseline_set.webp.points=[1]", "seed=2"]
+    assert tables.training_overrides(own) == ["seed=2"]
+
+
+def test_tables_smoke_chain(image_dirs, tmp_path):
+    args = [sys.executable, str(ROOT / "experiments" / "tables.py"), "experiments=[scic_lowres]", "debug=smoke",
+            "logger=csv", f"runs_dir={tmp_path / 'runs'}", f"results_dir={tmp_path / 'results'}",
+            f"hydra.run.dir={tmp_path / 'log'}", *data_overrides(image_dirs)]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    r = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = tmp_path / "results" / image_dirs["test"].name
+    names = {"scic_lowres", "scic_lowres_idn_only", "jpeg", "jpeg_optimized", "jpeg2000", "webp", "avif",
+             "bicubic_jpeg"}
+    assert names == {p.stem for p in out.glob("*.json")}
+    ours = json.loads((out / "scic_lowres.json").read_text())
+    assert ours["results"]["quality"] == [10, 40] and ours["meta"]["channels"] == 1
+    assert {"command", "config", "git_commit", "versions"} <= set(ours["meta"])
+    md = (out / "tables.md").read_text()
+    for n in names:
+        assert f"| {n} |" in md
+    assert "BD-rate vs jpeg" in md and "debug=smoke" in md
+    assert (out / "rd_psnr.png").stat().st_size > 0 and (out / "rd_ssim.png").stat().st_size > 0
+    tag = tables.run_tag(["debug=smoke", "logger=csv", *data_overrides(image_dirs)])
+    assert (tmp_path / "runs" / tag / "scic_lowres" / "model.ckpt").is_file()
+
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reusing" in again.stdout + again.stderr
+    assert json.loads((out / "scic_lowres.json").read_text())["results"] == ours["results"]
