@@ -34,14 +34,12 @@ def reference(image_dirs, tmp_path_factory):
     return _metrics(run)
 
 
-@pytest.mark.slow
 def test_same_seed_gives_identical_metrics(reference, image_dirs, tmp_path):
     p = run_module("vcnlit.run", *_args(tmp_path / "run", image_dirs, "logger=csv"), timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
     assert _metrics(tmp_path / "run") == reference
 
 
-@pytest.mark.slow
 def test_sigkill_in_stage_2_resumes_exactly(reference, image_dirs, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "vcnlit.run", *_args(run, image_dirs, "logger=wandb")]
