@@ -58,7 +58,7 @@ class RDCallback(pl.Callback):
         return out
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, split: str) -> dict:
-        images = trainer.datamodule.images(split)[: self.max_images or None]
+        images = [(n, x.to(pl_module.device)) for n, x in trainer.datamodule.images(split)[: self.max_images or None]]
         system, codec = pl_module.system, pl_module.codec
         rates = self.rate_points or getattr(pl_module, "train_rates", None) or [codec.rate]
         stage = pl_module.stage_name() if hasattr(pl_module, "stage_name") else type(pl_module).__name__
