@@ -17,7 +17,7 @@ from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
-DEFAULT_TILE_SIZE = 512
+DEFAULT_TILE_SIZE = 1024
 #: smaller tile sizes are raised to this (tiny tiles would spend all their time on halos)
 MIN_TILE_SIZE = 32
 
@@ -78,14 +78,24 @@ class Compressor:
         self._halo_rsn = -(-receptive_radius(system.rsn) // s) * s  # image pixels
         self._halo_idn = receptive_radius(system.idn)  # pixels of Y / Z
 
+    def _channels_last(self, x: Tensor) -> Tensor:
+        """Convolutions run about 1.5x faster on CPU in channels_last layout: weights and input go there
+        (the same values; the stream's fingerprint does not depend on the layout)."""
+        w = next((m.weight for m in self.system.modules() if isinstance(m, torch.nn.Conv2d)), None)
+        if w is not None and not w.is_contiguous(memory_format=torch.channels_last):
+            self.system.to(memory_format=torch.channels_last)
+        return x.contiguous(memory_format=torch.channels_last)
+
     def rsn(self, x: Tensor) -> Tensor:
         """Y of a padded batch, tile by tile when it is larger than a tile."""
-        return tiled(self.system.rsn, x, self.tile, self._halo_rsn, down=self.system.scale)
+        return tiled(self.system.rsn, self._channels_last(x), self.tile, self._halo_rsn,
+                     down=self.system.scale).contiguous()
 
     def idn(self, z: Tensor, units: Tensor) -> Tensor:
         """Restored padded batch from decoded Z, tile by tile when it is larger than a tile."""
         s = self.system.scale
-        return tiled(lambda t: self.system.idn(t, units), z, self.tile // s, self._halo_idn, up=s)
+        return tiled(lambda t: self.system.idn(t, units), self._channels_last(z), self.tile // s,
+                     self._halo_idn, up=s).contiguous()
 
     @cached_property
     def fingerprint(self) -> bytes:
