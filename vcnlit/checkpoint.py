@@ -62,8 +62,9 @@ def load_model(path: str | Path, expect_experiment: str | None = None) -> Loaded
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
-            raise CheckpointError(f"{path} holds Python objects, not only tensors and plain values: refused "
-                                  "(model files are loaded with weights_only=True; use a run's model.ckpt)") from None
+            raise CheckpointError(f"{path} is not a vcnlit model file: corrupt, or it holds Python objects, which "
+                                  "are refused (model files are loaded with weights_only=True; use a run's model.ckpt)"
+                                  ) from None
         raise CheckpointError(f"{path} is not a vcnlit model file ({type(e).__name__}: {_short(e)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         hint = " (a Lightning stage checkpoint? use the run's model.ckpt)" if isinstance(data, dict) and "state_dict" in data else ""
