@@ -17,29 +17,22 @@ histograms, the floor for any static per-band model. Nothing is written to disk.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from skimage import color, data
 
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import median_time
 from vcnlit.codecs import DnncCodec
 from vcnlit.codecs import entropy as ent
 
 STEPS = (4, 8, 16, 32)
-
-
-def _median_time(fn: Callable[[], Any], runs: int) -> float:
-    fn()  # warm up (first torchac call loads the extension)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _images(quick: bool) -> dict[str, torch.Tensor]:
@@ -71,16 +64,16 @@ def throughput(quick: bool) -> dict[str, float]:
     sym = torch.from_numpy(rng.choice(k, size=n, p=f / f.sum()).astype(np.int16))
     stream = tac.encode_int16_normalized_cdf(cdf, sym)
     assert torch.equal(tac.decode_int16_normalized_cdf(cdf, stream), sym)
-    enc_t = _median_time(lambda: tac.encode_int16_normalized_cdf(cdf, sym), runs)
-    dec_t = _median_time(lambda: tac.decode_int16_normalized_cdf(cdf, stream), runs)
+    enc_t = median_time(lambda: tac.encode_int16_normalized_cdf(cdf, sym), runs)
+    dec_t = median_time(lambda: tac.decode_int16_normalized_cdf(cdf, stream), runs)
     out = {"symbols": float(n), "torchac_encode": n / enc_t, "torchac_decode": n / dec_t}
     # the whole pipeline (models, side info, torchac) on a natural image at step 8
     img = next(iter(_images(quick).values()))
     q = DnncCodec(8).quantize(img)
     enc = ent.encode_symbols(q)
     m = q.numel()
-    out["encode_symbols"] = m / _median_time(lambda: ent.encode_symbols(q), runs)
-    out["decode_symbols"] = m / _median_time(lambda: ent.decode_symbols(enc, tuple(q.shape)), runs)
+    out["encode_symbols"] = m / median_time(lambda: ent.encode_symbols(q), runs)
+    out["decode_symbols"] = m / median_time(lambda: ent.decode_symbols(enc, tuple(q.shape)), runs)
     return out
 
 
