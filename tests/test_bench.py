@@ -2,13 +2,11 @@
 
 import json
 
-import pytest
 from conftest import run_module
 
 from benchmarks.run import FIGURES
 
 
-@pytest.mark.slow  # about 25 s of CPU: a dozen tiny Lightning fits, codecs, torchac
 def test_bench_quick_writes_every_figure(tmp_path):
     r = run_module("benchmarks.run", "--quick", "--out", str(tmp_path), timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -78,7 +78,6 @@ def test_a_rate_given_on_the_command_line_pins_the_rate_points():
     assert list(cfg.eval.rate_points) == [20]
 
 
-@pytest.mark.slow
 def test_rate_multirun_then_merge(image_dirs, tmp_path):
     sweep = tmp_path / "multirun"
     p = subprocess.run([sys.executable, "-m", "vcnlit.run", "-m", *SMOKE[:2], "logger=wandb", "codec.quality=10,40",
@@ -103,7 +102,6 @@ def test_rate_multirun_then_merge(image_dirs, tmp_path):
     assert (sweep / "rd.png").exists()
 
 
-@pytest.mark.slow
 def test_optuna_sweep_persists_its_study(image_dirs, tmp_path):
     import optuna
 
