@@ -89,3 +89,30 @@ def test_another_experiments_run_is_refused(image_dirs, tmp_path):
     assert p.returncode == 2
     assert "holds a run of experiment 'dnnc_lowres' with seed 12345, not 'scic_lowres'" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_wandb_run_id_held_by_a_killed_process_is_waited_for(monkeypatch):
+    """W&B's service of a SIGKILLed run holds its id for a moment: the resumed run retries, other errors raise."""
+    from vcnlit import training
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+
+    class Held:
+        calls = 0
+
+        @property
+        def experiment(self):
+            Held.calls += 1
+            if Held.calls < 3:
+                raise RuntimeError("run ID fa37bc5c is in use")
+            return "run"
+
+    assert training._wandb_experiment(Held()) == "run" and Held.calls == 3
+
+    class Broken:
+        @property
+        def experiment(self):
+            raise RuntimeError("no such project")
+
+    with pytest.raises(RuntimeError, match="no such project"):
+        training._wandb_experiment(Broken())

@@ -112,10 +112,26 @@ def build_logger(cfg: DictConfig, run_id: str | None = None) -> Any:
     is_wandb = cfg.logger._target_.endswith("WandbLogger")
     logger = instantiate(cfg.logger, **({"id": run_id} if is_wandb and run_id else {}))
     if is_wandb and is_global_zero():
-        run = logger.experiment
+        run = _wandb_experiment(logger)
         log.info("W&B run %s: %s  (offline runs: upload later with `wandb sync %s`)", run.id, run.dir,
                  Path(run.dir).parent)
     return logger
+
+
+def _wandb_experiment(logger: Any, wait_s: float = 60.0) -> Any:
+    """Start the W&B run. A killed process's W&B service can hold the run id for a few seconds after
+    the kill (a resumed run started at once sees "run ID ... is in use"): wait for it to let go."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return logger.experiment
+        except Exception as e:
+            if "is in use" not in str(e) or time.monotonic() > deadline:
+                raise
+            log.info("W&B run id still held by the previous process; retrying")
+            time.sleep(2.0)
 
 
 def _finish_logger(logger: Any, status: str) -> None:
