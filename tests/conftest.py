@@ -48,6 +48,13 @@ def image_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _own_wandb_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subprocesses start their own W&B service, as a user's command does: a service started by an
+    in-process test is shared with children through WANDB_SERVICE and would outlive a killed run."""
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+
+
 def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` the way a user does."""
     env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "0"}

@@ -118,7 +118,7 @@ def build_logger(cfg: DictConfig, run_id: str | None = None) -> Any:
     return logger
 
 
-def _wandb_experiment(logger: Any, wait_s: float = 60.0) -> Any:
+def _wandb_experiment(logger: Any, wait_s: float = 30.0) -> Any:
     """Start the W&B run. A killed process's W&B service can hold the run id for a few seconds after
     the kill (a resumed run started at once sees "run ID ... is in use"): wait for it to let go."""
     import time

@@ -65,6 +65,7 @@ def test_wandb_offline_logger(image_dirs, tmp_path, monkeypatch):
         fit(image_dirs, tmp_path, logger)
     finally:
         wandb.finish()
+        wandb.teardown()  # stop this process's W&B service
     run_dir = next((tmp_path / "wandb").glob("offline-run-*"))
     tables = list(run_dir.rglob("rd_table*.table.json"))
     assert tables, f"no RD table in {run_dir}"
