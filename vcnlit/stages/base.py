@@ -40,8 +40,9 @@ class Stage(pl.LightningModule):
 
     Subclasses set ``trains`` (names of the networks they update, one optimizer
     each, in update order) and implement :meth:`step` (manual optimization through
-    :meth:`update`, so the same step runs under a Trainer or in a plain loop). Codec rates are drawn per image from ``train_rates``, so one
-    model serves the whole rate-distortion curve.
+    :meth:`update`, so the same step runs under a Trainer or in a plain loop). Codec rates
+    are drawn per image from ``train_rates``, so one model serves the whole
+    rate-distortion curve.
     """
 
     trains: ClassVar[tuple[str, ...]] = ()
