@@ -38,7 +38,6 @@ class LoadedModel:
 
 def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experiment: str,
                meta: dict[str, Any] | None = None) -> Path:
-    path = Path(path)
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -48,8 +47,15 @@ def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experim
         "state_dict": {k: v.detach().cpu() for k, v in system.state_dict().items()},
         "meta": meta or {},
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(data, tmp)
+    return save_atomic(data, path)
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
     tmp.replace(path)
     return path
 

@@ -37,8 +37,8 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     write_json(out_dir / "rd.json", rd)
 
     # the plain standard codec with the same encoder settings (JPEG unless the model's codec is standard)
-    baseline = CodecBaseline(codec.name if codec.mode == "scic" else "jpeg", baseline_codec_spec(codec),
-                             cfg.eval.baseline_points)
+    spec = baseline_codec_spec(codec)
+    baseline = CodecBaseline(spec["format"], spec, cfg.eval.baseline_points)
     base = baseline.evaluate(images, prov)
     base_path = write_json(out_dir / f"baseline_{baseline.name}.json", base)
     plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",

@@ -23,7 +23,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_only
 
-from vcnlit.checkpoint import save_model
+from vcnlit.checkpoint import save_atomic, save_model
 from vcnlit.codecs import Codec
 from vcnlit.eval.results import write_json
 from vcnlit.nets import ResamplingSystem
@@ -149,11 +149,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes a checkpoint to a temporary file beside it, then renames it: a kill never leaves half a file."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
+        save_atomic(checkpoint, path)
 
 
 def _check_launch(trainer: pl.Trainer) -> None:
@@ -196,9 +192,7 @@ def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, 
     if trainer.interrupted:
         raise KeyboardInterrupt(f"stage {name} interrupted; run the same command again to resume")
     if trainer.is_global_zero:
-        tmp = done.with_suffix(".tmp")
-        torch.save(system.state_dict(), tmp)
-        tmp.replace(done)
+        save_atomic(system.state_dict(), done)
 
 
 def train(cfg: DictConfig) -> float | None:

@@ -71,7 +71,7 @@ class RDCallback(pl.Callback):
             if split not in self._baselines:
                 pts = self.baseline_points or [5, 10, 20, 40, 70, 90]
                 spec = baseline_codec_spec(codec) if self.baseline_spec == "auto" else self.baseline_spec
-                b = CodecBaseline(str(spec.get("format", "codec")), spec, pts)
+                b = CodecBaseline(spec["format"], spec, pts)
                 self._baselines[split] = b.evaluate(images, progress=False)
             curves.append(self._baselines[split])
         tag = f"rd_{stage}_{split}_e{trainer.current_epoch:03d}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -63,19 +64,23 @@ class Codec(ABC):
         payload = self.encode(y, rate)
         return self.decode(payload, tuple(y.shape), rate), payload
 
+    def map_images(self, y: Tensor, rate: float | Tensor | list[float] | None,
+                   fn: Callable[[Tensor, float], Any]) -> list[Any]:
+        """``fn(image, rate)`` for each (C, H, W) image of a batch on the CPU, in ``threads`` threads;
+        ``rate`` may be one value or one per image (None: the codec's own)."""
+        if y.dim() != 4:
+            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(y.shape)}")
+        rates = _per_image(rate if rate is not None else self.rate, y.shape[0])
+        y_cpu = y.detach().float().cpu()
+        if self.threads > 1 and y.shape[0] > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                return list(pool.map(fn, y_cpu, rates))
+        return [fn(yi, r) for yi, r in zip(y_cpu, rates)]
+
     @torch.no_grad()
     def round_trip(self, y: Tensor, rate: float | Tensor | list[float] | None = None) -> CodecResult:
         """Encode and decode a batch (B, C, H, W); ``rate`` may be one value or one per image."""
-        if y.dim() != 4:
-            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(y.shape)}")
-        b = y.shape[0]
-        rates = _per_image(rate if rate is not None else self.rate, b)
-        y_cpu = y.detach().float().cpu()
-        if self.threads > 1 and b > 1:
-            with ThreadPoolExecutor(self.threads) as pool:
-                out = list(pool.map(self._round_trip_one, y_cpu, rates))
-        else:
-            out = [self._round_trip_one(yi, r) for yi, r in zip(y_cpu, rates)]
+        out = self.map_images(y, rate, self._round_trip_one)
         decoded = torch.stack([o[0] for o in out]).to(device=y.device, dtype=y.dtype)
         return CodecResult(decoded, [o[1] for o in out])
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from vcnlit.codecs.base import Codec, _per_image
+from vcnlit.codecs.base import Codec
 from vcnlit.codecs.dct import dct_bands, idct_bands
 from vcnlit.codecs.entropy import decode_symbols, encode_symbols
 
@@ -107,20 +106,10 @@ class DnncCodec(Codec):
         ``dequantize(quantize(y))`` per image: training uses this (it needs the decoded
         signal only); every bitrate still comes from real bitstreams.
         """
-        if y.dim() != 4:
-            raise ValueError(f"expected a (B, C, H, W) batch, got shape {tuple(y.shape)}")
-        rates = _per_image(self.rate if rate is None else rate, y.shape[0])
-
         def one(yi: Tensor, r: float) -> Tensor:
             return self.dequantize(self.quantize(yi, r), tuple(yi.shape), r)
 
-        y_cpu = y.detach().float().cpu()
-        if self.threads > 1 and y.shape[0] > 1:
-            with ThreadPoolExecutor(self.threads) as pool:
-                out = list(pool.map(one, y_cpu, rates))
-        else:
-            out = [one(yi, r) for yi, r in zip(y_cpu, rates)]
-        return torch.stack(out).to(device=y.device, dtype=y.dtype)
+        return torch.stack(self.map_images(y, rate, one)).to(device=y.device, dtype=y.dtype)
 
     def decode(
         self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None
