@@ -177,9 +177,11 @@ def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, 
     stage_cfg = cfg.stages[name]
     pl.seed_everything(int(cfg.seed) + index, workers=True)
     module = instantiate(stage_cfg.module, system=system, codec=codec)
+    # checkpoints at epoch ends only: Lightning prefetches the next batch (its random crops) before a
+    # step's checkpoint, so a mid-epoch checkpoint cannot resume exactly
+    every = epochs_for(int(cfg.checkpoint_every), int(cfg.data.steps_per_epoch))
     ckpt = ModelCheckpoint(dirpath=stage_dir, filename="last", save_last=False, save_top_k=1,
-                           every_n_train_steps=int(cfg.checkpoint_every), save_on_train_epoch_end=True,
-                           enable_version_counter=False)
+                           every_n_epochs=every, save_on_train_epoch_end=True, enable_version_counter=False)
     callbacks = [ckpt, *(instantiate(c) for c in (cfg.get("callbacks") or {}).values())]
     trainer: pl.Trainer = instantiate(
         cfg.trainer, max_epochs=epochs_for(int(stage_cfg.steps), int(cfg.data.steps_per_epoch)),
