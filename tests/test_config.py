@@ -53,6 +53,19 @@ def test_logger_choices_compose(logger):
         assert "_target_" in cfg.logger
 
 
+@pytest.mark.parametrize("exp", EXPERIMENTS)
+def test_smoke_and_command_line_beat_the_experiment(exp):
+    """An experiment picks its model/stages presets, but debug=smoke and the user's overrides win over them."""
+    smoke = _compose([f"+experiment={exp}", "debug=smoke"])
+    assert {smoke.stages[n].steps for n in smoke.stages.order} == {3} and smoke.model.rsn_depth == 1
+    full = _compose([f"+experiment={exp}"])
+    lowres = "lowres" in exp
+    assert full.stages.autoencoder.steps == (1500 if lowres else 300) and full.model.rsn_depth == (6 if lowres else 3)
+    mine = _compose([f"+experiment={exp}", "model=paper", "stages.imitation.steps=7"])
+    assert mine.model.rsn_depth == 4 and mine.model.width == 128 and mine.stages.imitation.steps == 7
+    assert mine.model.scale == (2 if lowres else 1)
+
+
 def test_paper_preset_and_rgb():
     cfg = _compose(["+experiment=scic_lowres", "model=paper", "model.channels=3"])
     system = instantiate(cfg.model)

@@ -1,5 +1,6 @@
 """Each stage does its job on a tiny run (real JPEG in the loop)."""
 
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -84,3 +85,50 @@ def test_rsn_gradient_comes_only_through_the_vcn(image_dirs):
     assert all(p.grad is None for p in system.vcn.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in system.rsn.parameters())
     assert stage.trains == ("idn", "vcn", "rsn")
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor(image_dirs):
+    system, codec, dm, _ = _setup(image_dirs)
+    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5, min_lr_ratio=0.1)
+    assert stage.lr_factor(0, 30) == pytest.approx(0.2)
+    assert stage.lr_factor(4, 30) == pytest.approx(1.0)
+    assert stage.lr_factor(29, 30) < stage.lr_factor(15, 30) < stage.lr_factor(5, 30)
+    _fit(stage, dm)  # 30 batches: the schedule ends at the floor
+    assert stage.optimizers()[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1, rel=1e-3)
+    flat = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5, lr_schedule="constant")
+    assert flat.lr_factor(29, 30) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        AutoencoderStage(system, codec, RATES, lr_schedule="linear")
+
+
+def test_rate_term_makes_the_rsn_cheaper_to_code(image_dirs):
+    """With a rate weight the end-to-end stage moves Y towards fewer real JPEG bytes."""
+    system, codec, dm, x = _setup(image_dirs)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm)
+    state = {k: v.clone() for k, v in system.state_dict().items()}
+
+    def real_bytes(s):
+        with torch.no_grad():
+            return sum(codec.round_trip(s.rsn(x), 30.0).nbytes)
+
+    sizes = []
+    for weight in (0.0, 1.0):
+        system.load_state_dict(state)
+        pl.seed_everything(1)
+        _fit(EndToEndStage(system, codec, RATES, lr=1e-3, warmup_steps=5, y_weight=0.0, rate_weight=weight), dm)
+        sizes.append(real_bytes(system))
+    assert sizes[1] < sizes[0]
+    with pytest.raises(NotImplementedError, match="rate_weight=0"):
+        EndToEndStage(system, StandardCodec("webp", 50), RATES, rate_weight=0.1)
+
+
+def test_end_to_end_can_anchor_y_to_where_the_rsn_started(image_dirs):
+    system, codec, _, x = _setup(image_dirs)
+    stage = EndToEndStage(system, codec, RATES, y_weight=1.0, y_anchor="start")
+    with torch.no_grad():
+        assert stage.y_regulariser(x, system.rsn(x)).item() == 0.0
+        assert stage.y_regulariser(x, system.rsn(x) + 0.1).item() == pytest.approx(0.01, rel=1e-4)
+        bicubic = EndToEndStage(system, codec, RATES, y_weight=1.0)
+        assert bicubic.y_regulariser(x, system.rsn(x)).item() > 0
+    with pytest.raises(ValueError, match="y_anchor"):
+        EndToEndStage(system, codec, RATES, y_anchor="nearest")

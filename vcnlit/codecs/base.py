@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from vcnlit.codecs.rate_proxy import dct_bits
+
 
 class CodecResult(NamedTuple):
     """A batch round trip: decoded signals and the exact size of each real bitstream."""
@@ -59,6 +61,20 @@ class Codec(ABC):
     def params(self) -> dict[str, Any]:
         """Codec settings other than the rate (recorded in headers and results)."""
         return {}
+
+    def quantiser_steps(self, rate: float) -> Tensor:
+        """The 8-bit-scale quantiser step of each block-DCT band at ``rate``, for :meth:`estimated_bits`;
+        codecs that are not block-DCT based have none."""
+        raise NotImplementedError(
+            f"codec {self.name!r} has no block-DCT rate estimate; train it with stages.end_to_end.module.rate_weight=0"
+        )
+
+    def estimated_bits(self, y: Tensor, rate: float | Tensor | list[float] | None = None) -> Tensor:
+        """A differentiable estimate of the bits of each signal of a (B, C, H, W) batch (see
+        :mod:`vcnlit.codecs.rate_proxy`); bitrates are always measured on real bitstreams."""
+        rates = _per_image(rate if rate is not None else self.rate, y.shape[0])
+        steps = torch.stack([self.quantiser_steps(r) for r in rates])
+        return dct_bits(y, steps, self.block if self.block > 1 else 8)
 
     def _round_trip_one(self, y: Tensor, rate: float) -> tuple[Tensor, bytes]:
         payload = self.encode(y, rate)

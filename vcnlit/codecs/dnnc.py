@@ -64,6 +64,9 @@ class DnncCodec(Codec):
     def _steps(self, rate: float | None) -> Tensor:
         return _check_step(self.rate if rate is None else rate) * self._q
 
+    def quantiser_steps(self, rate: float) -> Tensor:
+        return self._steps(rate)
+
     def _check_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"expected a (C, H, W) shape, got {tuple(shape)}")

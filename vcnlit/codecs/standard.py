@@ -11,6 +11,7 @@ from PIL import Image, features
 from torch import Tensor
 
 from vcnlit.codecs.base import Codec
+from vcnlit.codecs.rate_proxy import jpeg_quant_table
 
 #: Pillow format name and the (min, max) of each codec's rate knob
 _FORMATS: dict[str, tuple[str, float, float]] = {
@@ -75,6 +76,11 @@ class StandardCodec(Codec):
     def rate_to_unit(self, rate: float) -> float:
         u = (float(rate) - self.lo) / (self.hi - self.lo)
         return 1.0 - u if self.name == "jpeg2000" else u
+
+    def quantiser_steps(self, rate: float) -> Tensor:
+        if self.name != "jpeg":
+            return super().quantiser_steps(rate)
+        return jpeg_quant_table(rate)
 
     def _save_kwargs(self, rate: float) -> dict[str, Any]:
         q = float(rate)

@@ -1,28 +1,58 @@
-"""The embedded default data set: natural photos shipped inside scikit-image (no download).
+"""The embedded default data set: natural photos shipped inside installed packages (no download).
 
 A fixed split, written once as PNG files so that the rest of the framework only
 ever reads image folders. Test images are the classic ones (astronaut, camera,
-coffee); no test image is used for training or validation.
+coffee); no test image is used for training or validation. Most photos come
+from scikit-image's bundled data; the stereo motorcycle pair gives two training
+photos, and Grace Hopper's portrait ships with matplotlib.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 SPLITS: dict[str, tuple[str, ...]] = {
-    "train": ("rocket", "brick", "grass", "gravel", "coins", "moon", "clock", "page", "text", "immunohistochemistry"),
+    "train": ("rocket", "brick", "grass", "gravel", "coins", "moon", "clock", "page", "text", "immunohistochemistry",
+              "motorcycle_left", "motorcycle_right", "hubble_deep_field", "grace_hopper"),
     "val": ("chelsea",),
     "test": ("astronaut", "camera", "coffee"),
 }
 
 
+def _skimage(name: str, index: int | None = None) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        a = getattr(skimage.data, name)()
+        return np.asarray(a if index is None else a[index])
+
+    return load
+
+
+def _matplotlib_sample(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from matplotlib import cbook
+
+        with Image.open(cbook.get_sample_data(filename)) as im:
+            return np.asarray(im.convert("RGB"))
+
+    return load
+
+
+#: how each image of the split is read; any other name is a scikit-image data function
+SOURCES: dict[str, Callable[[], np.ndarray]] = {
+    "motorcycle_left": _skimage("stereo_motorcycle", 0),
+    "motorcycle_right": _skimage("stereo_motorcycle", 1),
+    "grace_hopper": _matplotlib_sample("grace_hopper.jpg"),
+}
+
+
 def materialize(root: str | Path) -> dict[str, Path]:
     """Write the embedded split under ``root/{train,val,test}`` (idempotent) and return the folders."""
-    import skimage.data
-
     root = Path(root).expanduser()
     out = {}
     for split, names in SPLITS.items():
@@ -32,7 +62,7 @@ def materialize(root: str | Path) -> dict[str, Path]:
             f = folder / f"{name}.png"
             if f.exists():
                 continue
-            a = np.asarray(getattr(skimage.data, name)())
+            a = SOURCES.get(name, _skimage(name))()
             tmp = f.with_suffix(".tmp")
             Image.fromarray(a.astype(np.uint8)).save(tmp, format="PNG")
             tmp.replace(f)

@@ -31,6 +31,10 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+#: learning-rate schedules after the warm-up (``lr_schedule`` of every stage)
+LR_SCHEDULES = ("cosine", "constant")
+
+
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or inf; the stage stops and the last good checkpoint stays."""
 
@@ -57,6 +61,8 @@ class Stage(pl.LightningModule):
         warmup_steps: int = 100,
         loss: str = "mse",
         y_weight: float = 0.0,
+        lr_schedule: str = "cosine",
+        min_lr_ratio: float = 0.02,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -64,7 +70,10 @@ class Stage(pl.LightningModule):
         self.compressor = Compressor(system, codec)
         self.train_rates = [float(r) for r in train_rates]
         self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule={lr_schedule!r}; choose one of {LR_SCHEDULES}")
         self.lr, self.warmup_steps, self.loss_kind, self.y_weight = lr, warmup_steps, loss, y_weight
+        self.lr_schedule, self.min_lr_ratio = lr_schedule, min_lr_ratio
         self._rng = random.Random(0)
         self._plain_opts: list[torch.optim.Optimizer] | None = None
         for name in ("rsn", "idn", "vcn"):
@@ -180,15 +189,23 @@ class Stage(pl.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         self._rng_before_val = torch.get_rng_state()  # validation after this batch gives it back
 
-    def configure_optimizers(self):
-        def warmup(step: int) -> float:
-            return min(1.0, (step + 1) / max(1, self.warmup_steps))
+    def lr_factor(self, step: int, total: int) -> float:
+        """Learning-rate multiplier at batch ``step`` of ``total``: linear warm-up, then constant or a
+        cosine decay to ``min_lr_ratio``."""
+        warm = min(1.0, (step + 1) / max(1, self.warmup_steps))
+        if self.lr_schedule == "constant" or total <= self.warmup_steps:
+            return warm
+        t = min(1.0, max(0.0, (step - self.warmup_steps) / (total - self.warmup_steps)))
+        return warm * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
+    def configure_optimizers(self):
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 0
         opts, scheds = [], []
         for name in self.trains:
             opt = torch.optim.Adam(getattr(self.system, name).parameters(), lr=self.lr)
             opts.append(opt)
-            scheds.append({"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, warmup), "interval": "step"})
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: self.lr_factor(step, total))
+            scheds.append({"scheduler": sched, "interval": "step"})
         return opts, scheds
 
     # -- validation: real codec, real bytes ------------------------------------------------------

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+import torch
 from torch import Tensor
 
 from vcnlit.stages.base import Stage, frozen
+from vcnlit.stages.losses import distance
+
+#: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
+#: output when the stage started (a trust region around the pre-trained RSN)
+Y_ANCHORS = ("bicubic", "start")
 
 
 class EndToEndStage(Stage):
-    """Each step: (a) IDN update, (b) VCN update, (c) RSN update with distance(X, VCN(RSN(X)))."""
+    """Each step: (a) IDN update, (b) VCN update, (c) RSN update with distance(X, VCN(RSN(X))).
+
+    ``rate_weight`` adds ``rate_weight x`` the codec's differentiable bit estimate of Y (bits per
+    pixel of X, :meth:`Codec.estimated_bits`) to the RSN's loss [ours]: without it the RSN only
+    lowers distortion at a fixed codec rate and drifts to signals that cost more bits.
+    """
 
     name = "end_to_end"
     trains = ("idn", "vcn", "rsn")
+
+    def __init__(self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if y_anchor not in Y_ANCHORS:
+            raise ValueError(f"y_anchor={y_anchor!r}; choose one of {Y_ANCHORS}")
+        self.y_anchor = y_anchor
+        # the RSN as this stage found it: the y_anchor="start" regulariser keeps Y near its output
+        self._rsn_start = copy.deepcopy(self.system.rsn).requires_grad_(False) if y_anchor == "start" else None
+        if rate_weight < 0:
+            raise ValueError(f"rate_weight must be >= 0, got {rate_weight}")
+        self.rate_weight = float(rate_weight)
+        if self.rate_weight:
+            self.codec.quantiser_steps(self.train_rates[0])  # fails now, not at the first step, if unsupported
+
+    def y_regulariser(self, x: Tensor, y: Tensor) -> Tensor:
+        """``y_weight`` x distance of Y to the bicubic re-sampled X, or to the Y this stage started from."""
+        if self._rsn_start is None or self.y_weight <= 0:
+            return super().y_regulariser(x, y)
+        with torch.no_grad():
+            start = self._rsn_start(x)
+        return self.y_weight * distance(y, start, "mse")
+
+    def rate_term(self, x: Tensor, y: Tensor, rates: list[float]) -> Tensor:
+        """``rate_weight`` x estimated bits of Y per pixel of X, averaged over the batch (0 when off)."""
+        if not self.rate_weight:
+            return y.new_zeros(())
+        return self.rate_weight * (self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])).mean()
 
     def step(self, x: Tensor) -> dict[str, Tensor]:
         rates = self.sample_rates(x.shape[0])
@@ -30,7 +71,7 @@ class EndToEndStage(Stage):
 
         # the codec has no gradient: the VCN's stands in for it (VCN weights are not updated here)
         with frozen(self.system.vcn):
-            rsn_loss = self.dist(self.system.vcn(y, unit), x) + self.y_regulariser(x, y)
+            rsn_loss = self.dist(self.system.vcn(y, unit), x) + self.y_regulariser(x, y) + self.rate_term(x, y, rates)
         self.check_finite(rsn_loss=rsn_loss)
         self.update(rsn_loss, 2)
         return {"idn_loss": idn_loss, "vcn_loss": vcn_loss, "rsn_loss": rsn_loss}

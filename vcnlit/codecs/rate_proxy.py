@@ -1,0 +1,49 @@
+"""Differentiable estimates of a transform codec's bits, for training the RSN with a rate term.
+
+The real bitrate always comes from real bitstreams; these proxies only give the RSN a gradient
+towards signals that code in fewer bits. The estimate is ``sum log2(1 + |c / q|)`` over the
+8-bit-scaled block-DCT coefficients ``c`` of the signal and the codec's quantiser steps ``q``:
+roughly the magnitude bits an entropy coder spends on each coefficient.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vcnlit.codecs.dct import dct_bands
+
+#: the JPEG standard's luminance quantisation table (ITU-T T.81, Annex K.1), row frequency down
+JPEG_LUMA_TABLE: tuple[tuple[int, ...], ...] = (
+    (16, 11, 10, 16, 24, 40, 51, 61),
+    (12, 12, 14, 19, 26, 58, 60, 55),
+    (14, 13, 16, 24, 40, 57, 69, 56),
+    (14, 17, 22, 29, 51, 87, 80, 62),
+    (18, 22, 37, 56, 68, 109, 103, 77),
+    (24, 35, 55, 64, 81, 104, 113, 92),
+    (49, 64, 78, 87, 103, 121, 120, 101),
+    (72, 92, 95, 98, 112, 100, 103, 99),
+)
+
+
+def jpeg_quant_table(quality: float) -> Tensor:
+    """The 8x8 luminance steps libjpeg uses at ``quality`` (1-100), flattened by band ``u * 8 + v``."""
+    q = min(100, max(1, round(float(quality))))
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    base = torch.tensor(JPEG_LUMA_TABLE, dtype=torch.float64).reshape(-1)
+    return torch.clamp(torch.floor((base * scale + 50) / 100), 1, 255)
+
+
+def dct_bits(y: Tensor, steps: Tensor, block: int = 8) -> Tensor:
+    """Estimated bits of each signal of a (B, C, H, W) batch in [0, 1], quantised with ``steps``.
+
+    ``steps``: (B, block * block) quantiser steps per image and band (8-bit scale). The batch is
+    replicate-padded to whole blocks. Differentiable in ``y``.
+    """
+    ph, pw = (-y.shape[-2]) % block, (-y.shape[-1]) % block
+    if ph or pw:
+        y = F.pad(y, (0, pw, 0, ph), mode="replicate")
+    c = dct_bands(y * 255.0 - 128.0, block)  # (B, C, n_blocks, block * block)
+    s = steps.to(c).reshape(steps.shape[0], 1, 1, -1)
+    return torch.log2(1.0 + (c / s).abs()).flatten(1).sum(1)
