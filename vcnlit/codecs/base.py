@@ -74,7 +74,7 @@ class Codec(ABC):
         :mod:`vcnlit.codecs.rate_proxy`); bitrates are always measured on real bitstreams."""
         rates = _per_image(rate if rate is not None else self.rate, y.shape[0])
         steps = torch.stack([self.quantiser_steps(r) for r in rates])
-        return dct_bits(y, steps, self.block if self.block > 1 else 8)
+        return dct_bits(y, steps)
 
     def _round_trip_one(self, y: Tensor, rate: float) -> tuple[Tensor, bytes]:
         payload = self.encode(y, rate)

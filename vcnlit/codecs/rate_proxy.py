@@ -8,6 +8,8 @@ roughly the magnitude bits an entropy coder spends on each coefficient.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,12 +37,15 @@ def jpeg_quant_table(quality: float) -> Tensor:
     return torch.clamp(torch.floor((base * scale + 50) / 100), 1, 255)
 
 
-def dct_bits(y: Tensor, steps: Tensor, block: int = 8) -> Tensor:
+def dct_bits(y: Tensor, steps: Tensor) -> Tensor:
     """Estimated bits of each signal of a (B, C, H, W) batch in [0, 1], quantised with ``steps``.
 
-    ``steps``: (B, block * block) quantiser steps per image and band (8-bit scale). The batch is
-    replicate-padded to whole blocks. Differentiable in ``y``.
+    ``steps``: (B, block * block) quantiser steps per image and band (8-bit scale; the block size
+    follows from their number). The batch is replicate-padded to whole blocks. Differentiable in ``y``.
     """
+    block = math.isqrt(steps.shape[-1])
+    if block * block != steps.shape[-1]:
+        raise ValueError(f"expected block x block quantiser steps per image, got {steps.shape[-1]}")
     ph, pw = (-y.shape[-2]) % block, (-y.shape[-1]) % block
     if ph or pw:
         y = F.pad(y, (0, pw, 0, ph), mode="replicate")

@@ -125,11 +125,15 @@ class Stage(pl.LightningModule):
     def dist(self, a: Tensor, b: Tensor) -> Tensor:
         return distance(a, b, self.loss_kind)
 
+    def y_target(self, x: Tensor, y: Tensor) -> Tensor:
+        """What :meth:`y_regulariser` pulls Y towards: the bicubic re-sampled image."""
+        return resize(x, tuple(y.shape[-2:]))
+
     def y_regulariser(self, x: Tensor, y: Tensor) -> Tensor:
-        """Keeps Y close to the bicubic re-sampled image (weight ``y_weight``, 0 disables)."""
+        """Keeps Y close to :meth:`y_target` (weight ``y_weight``, 0 disables)."""
         if self.y_weight <= 0:
             return y.new_zeros(())
-        return self.y_weight * distance(y, resize(x, tuple(y.shape[-2:])), "mse")
+        return self.y_weight * distance(y, self.y_target(x, y), "mse")
 
     def check_finite(self, **losses: Tensor) -> None:
         for k, v in losses.items():

@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from vcnlit.stages.base import Stage, frozen
-from vcnlit.stages.losses import distance
 
 #: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
 #: output when the stage started (a trust region around the pre-trained RSN)
@@ -31,7 +30,6 @@ class EndToEndStage(Stage):
         super().__init__(*args, **kwargs)
         if y_anchor not in Y_ANCHORS:
             raise ValueError(f"y_anchor={y_anchor!r}; choose one of {Y_ANCHORS}")
-        self.y_anchor = y_anchor
         # the RSN as this stage found it: the y_anchor="start" regulariser keeps Y near its output
         self._rsn_start = copy.deepcopy(self.system.rsn).requires_grad_(False) if y_anchor == "start" else None
         if rate_weight < 0:
@@ -40,13 +38,10 @@ class EndToEndStage(Stage):
         if self.rate_weight:
             self.codec.quantiser_steps(self.train_rates[0])  # fails now, not at the first step, if unsupported
 
-    def y_regulariser(self, x: Tensor, y: Tensor) -> Tensor:
-        """``y_weight`` x distance of Y to the bicubic re-sampled X, or to the Y this stage started from."""
-        if self._rsn_start is None or self.y_weight <= 0:
-            return super().y_regulariser(x, y)
-        with torch.no_grad():
-            start = self._rsn_start(x)
-        return self.y_weight * distance(y, start, "mse")
+    @torch.no_grad()
+    def y_target(self, x: Tensor, y: Tensor) -> Tensor:
+        """The bicubic re-sampled X, or (``y_anchor="start"``) the Y this stage started from."""
+        return super().y_target(x, y) if self._rsn_start is None else self._rsn_start(x)
 
     def rate_term(self, x: Tensor, y: Tensor, rates: list[float]) -> Tensor:
         """``rate_weight`` x estimated bits of Y per pixel of X, averaged over the batch (0 when off)."""
