@@ -4,7 +4,8 @@ A fixed split, written once as PNG files so that the rest of the framework only
 ever reads image folders. Test images are the classic ones (astronaut, camera,
 coffee); no test image is used for training or validation. Most photos come
 from scikit-image's bundled data; the stereo motorcycle pair gives two training
-photos, and Grace Hopper's portrait ships with matplotlib.
+photos, Grace Hopper's portrait ships with matplotlib, ascent and aero with
+PyWavelets, china and flower with scikit-learn.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from PIL import Image
 
 SPLITS: dict[str, tuple[str, ...]] = {
     "train": ("rocket", "brick", "grass", "gravel", "coins", "moon", "clock", "page", "text", "immunohistochemistry",
-              "motorcycle_left", "motorcycle_right", "hubble_deep_field", "grace_hopper"),
+              "motorcycle_left", "motorcycle_right", "hubble_deep_field", "grace_hopper", "ascent", "aero", "china",
+              "flower"),
     "val": ("chelsea",),
     "test": ("astronaut", "camera", "coffee"),
 }
@@ -43,11 +45,33 @@ def _matplotlib_sample(filename: str) -> Callable[[], np.ndarray]:
     return load
 
 
+def _pywavelets(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import pywt.data
+
+        return np.asarray(getattr(pywt.data, name)())
+
+    return load
+
+
+def _scikit_learn(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from sklearn.datasets import load_sample_image
+
+        return np.asarray(load_sample_image(filename))
+
+    return load
+
+
 #: how each image of the split is read; any other name is a scikit-image data function
 SOURCES: dict[str, Callable[[], np.ndarray]] = {
     "motorcycle_left": _skimage("stereo_motorcycle", 0),
     "motorcycle_right": _skimage("stereo_motorcycle", 1),
     "grace_hopper": _matplotlib_sample("grace_hopper.jpg"),
+    "ascent": _pywavelets("ascent"),
+    "aero": _pywavelets("aero"),
+    "china": _scikit_learn("china.jpg"),
+    "flower": _scikit_learn("flower.jpg"),
 }
 
 

@@ -13,6 +13,9 @@ from vcnlit.stages.base import Stage, frozen
 #: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
 #: output when the stage started (a trust region around the pre-trained RSN)
 Y_ANCHORS = ("bicubic", "start")
+#: where the RSN's gradient comes from: the frozen VCN (the paper), or the frozen IDN on the real decoded
+#: signal with the codec taken as identity in the backward pass (straight-through, an ablation [ours])
+RSN_GRADIENTS = ("vcn", "straight_through")
 
 
 class EndToEndStage(Stage):
@@ -26,10 +29,15 @@ class EndToEndStage(Stage):
     name = "end_to_end"
     trains = ("idn", "vcn", "rsn")
 
-    def __init__(self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", rsn_gradient: str = "vcn", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if y_anchor not in Y_ANCHORS:
             raise ValueError(f"y_anchor={y_anchor!r}; choose one of {Y_ANCHORS}")
+        if rsn_gradient not in RSN_GRADIENTS:
+            raise ValueError(f"rsn_gradient={rsn_gradient!r}; choose one of {RSN_GRADIENTS}")
+        self.rsn_gradient = rsn_gradient
         # the RSN as this stage found it: the y_anchor="start" regulariser keeps Y near its output
         self._rsn_start = copy.deepcopy(self.system.rsn).requires_grad_(False) if y_anchor == "start" else None
         if rate_weight < 0:
@@ -49,6 +57,18 @@ class EndToEndStage(Stage):
             return y.new_zeros(())
         return self.rate_weight * (self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])).mean()
 
+    def through_codec(self, y: Tensor, z: Tensor, unit: Tensor) -> Tensor:
+        """The restored image as a differentiable function of Y (no network weights are updated here).
+
+        The codec has no gradient: the VCN's stands in for it, or (``straight_through``) the IDN runs on
+        the real decoded ``z`` and the codec passes the gradient unchanged.
+        """
+        if self.rsn_gradient == "vcn":
+            with frozen(self.system.vcn):
+                return self.system.vcn(y, unit)
+        with frozen(self.system.idn):
+            return self.system.idn(z + (y - y.detach()), unit)  # value z exactly, gradient 1
+
     def step(self, x: Tensor) -> dict[str, Tensor]:
         rates = self.sample_rates(x.shape[0])
         unit = self.compressor.rate_units(rates, x.device)
@@ -64,9 +84,7 @@ class EndToEndStage(Stage):
         self.check_finite(vcn_loss=vcn_loss)
         self.update(vcn_loss, 1)
 
-        # the codec has no gradient: the VCN's stands in for it (VCN weights are not updated here)
-        with frozen(self.system.vcn):
-            rsn_loss = self.dist(self.system.vcn(y, unit), x) + self.y_regulariser(x, y) + self.rate_term(x, y, rates)
+        rsn_loss = self.dist(self.through_codec(y, z, unit), x) + self.y_regulariser(x, y) + self.rate_term(x, y, rates)
         self.check_finite(rsn_loss=rsn_loss)
         self.update(rsn_loss, 2)
         return {"idn_loss": idn_loss, "vcn_loss": vcn_loss, "rsn_loss": rsn_loss}
