@@ -19,7 +19,8 @@ RSN_GRADIENTS = ("vcn", "straight_through")
 
 
 class EndToEndStage(Stage):
-    """Each step: (a) IDN update, (b) VCN update, (c) RSN update with distance(X, VCN(RSN(X))).
+    """Each step: (a) IDN update, (b) VCN update, (c) RSN update with distance(X, VCN(RSN(X)))
+    (``rsn_gradient="straight_through"``: distance(X, IDN(codec(RSN(X)))), identity gradient through the codec).
 
     ``rate_weight`` adds ``rate_weight x`` the codec's differentiable bit estimate of Y (bits per
     pixel of X, :meth:`Codec.estimated_bits`) to the RSN's loss [ours]: without it the RSN only
