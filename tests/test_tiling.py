@@ -11,7 +11,7 @@ from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
 
 NETS = [dict(width=8, rsn_depth=1, idn_depth=1, outer_kernel=3),
-        dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False)]
+        dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False, self_ensemble=8)]
 
 
 @pytest.fixture(autouse=True)

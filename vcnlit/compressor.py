@@ -92,9 +92,10 @@ class Compressor:
                      down=self.system.scale).contiguous()
 
     def idn(self, z: Tensor, units: Tensor) -> Tensor:
-        """Restored padded batch from decoded Z, tile by tile when it is larger than a tile."""
+        """Restored padded batch from decoded Z (the system's self-ensembled IDN), tile by tile when it is
+        larger than a tile."""
         s = self.system.scale
-        return tiled(lambda t: self.system.idn(t, units), self._channels_last(z), self.tile // s,
+        return tiled(lambda t: self.system.restore(t, units), self._channels_last(z), self.tile // s,
                      self._halo_idn, up=s).contiguous()
 
     @cached_property

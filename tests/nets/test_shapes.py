@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from vcnlit.nets import ResamplingSystem
+from vcnlit.nets.system import flip_ensemble
 
 
 @pytest.mark.parametrize("scale", [1, 2])
@@ -39,3 +40,24 @@ def test_residual_nets_start_near_bicubic():
 def test_bad_channels():
     with pytest.raises(ValueError, match="channels must be 1"):
         ResamplingSystem(channels=2)
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_self_ensemble_averages_the_flipped_decoder(scale):
+    torch.manual_seed(0)
+    s = ResamplingSystem(channels=1, scale=scale, width=8, rsn_depth=1, idn_depth=1, self_ensemble=4).eval()
+    z, rate = torch.rand(1, 1, 16, 24), torch.full((1,), 0.5)
+    with torch.no_grad():
+        by_hand = (s.idn(z, rate) + s.idn(z.flip(-1), rate).flip(-1) + s.idn(z.flip(-2), rate).flip(-2)
+                   + s.idn(z.flip(-2, -1), rate).flip(-2, -1)) / 4
+        assert torch.allclose(s.restore(z, rate), by_hand, atol=1e-6)
+        assert not torch.allclose(s.restore(z, rate), s.idn(z, rate), atol=1e-4)  # the flips do differ
+        # a flip-symmetric input gives a flip-symmetric output under the full ensemble of 8 (square input)
+        sym = torch.rand(1, 1, 16, 16)
+        sym = sym + sym.flip(-1) + sym.flip(-2) + sym.flip(-2, -1)
+        sym = (sym + sym.transpose(-1, -2)) / 8
+        out = flip_ensemble(lambda t: s.idn(t, rate), sym, 8)
+        assert torch.allclose(out, out.flip(-1), atol=1e-5) and torch.allclose(out, out.transpose(-1, -2), atol=1e-5)
+    assert s.hparams["self_ensemble"] == 4
+    with pytest.raises(ValueError, match="self_ensemble must be one of"):
+        ResamplingSystem(channels=1, self_ensemble=3)

@@ -137,3 +137,20 @@ def test_end_to_end_can_anchor_y_to_where_the_rsn_started(image_dirs):
         assert bicubic.y_regulariser(x, system.rsn(x)).item() > 0
     with pytest.raises(ValueError, match="y_anchor"):
         EndToEndStage(system, codec, RATES, y_anchor="nearest")
+
+
+def test_training_rates_follow_their_weights(caplog):
+    system = ResamplingSystem(channels=1, scale=2, width=8, rsn_depth=1, idn_depth=1, outer_kernel=3)
+    codec = StandardCodec("jpeg", 20)
+    uniform = ImitationStage(system, codec, [5, 10, 70])
+    weighted = ImitationStage(system, codec, [5, 10, 70], train_rate_weights=[[10, 0], [70, 4]])
+    draws = weighted.sample_rates(3000)
+    assert 10.0 not in draws and abs(draws.count(70.0) / 3000 - 4 / 5) < 0.03
+    assert {*uniform.sample_rates(300)} == {5.0, 10.0, 70.0}
+    # a weight for a rate that is not trained (e.g. after eval.rate_points=[...]) is ignored, with a warning
+    with caplog.at_level("WARNING"):
+        assert ImitationStage(system, codec, [5, 10], train_rate_weights={70: 8}).train_rate_weights == [1.0, 1.0]
+    assert "[70.0] not among the training rates" in caplog.text
+    for bad in ([[5, -1]], {5: 0, 10: 0, 70: 0}, [1, 1, 1], [[70]]):
+        with pytest.raises(ValueError, match="train_rate_weights must"):
+            ImitationStage(system, codec, [5, 10, 70], train_rate_weights=bad)

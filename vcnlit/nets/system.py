@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from vcnlit.nets.resampling import IDN, RSN, VCN
+
+
+#: how many flips of the decoded signal the decoder may average over (see :func:`flip_ensemble`)
+ENSEMBLE_SIZES = (1, 2, 4, 8)
+#: (transpose, flip dims) of each member, in the order they join the ensemble
+_FLIPS: tuple[tuple[bool, tuple[int, ...]], ...] = (
+    (False, ()), (False, (-1,)), (False, (-2,)), (False, (-2, -1)),
+    (True, ()), (True, (-1,)), (True, (-2,)), (True, (-2, -1)),
+)
+
+
+def flip_ensemble(fn: Callable[[Tensor], Tensor], z: Tensor, n: int) -> Tensor:
+    """Mean of ``T^-1(fn(T(z)))`` over the first ``n`` of the 8 flips/transposes ``T`` (geometric
+    self-ensemble). For a translation-equivariant ``fn`` the result is translation-equivariant too,
+    with the same receptive radius. Block codecs keep their grid under these maps when the size of
+    ``z`` is a multiple of the block (the Compressor pads it so)."""
+    if n == 1:
+        return fn(z)
+    total = None
+    for transpose, dims in _FLIPS[:n]:
+        t = z.transpose(-1, -2) if transpose else z
+        out = fn(t.flip(dims) if dims else t)
+        out = out.flip(dims) if dims else out
+        out = out.transpose(-1, -2) if transpose else out
+        total = out if total is None else total + out
+    assert total is not None
+    return total / n
 
 
 class ResamplingSystem(nn.Module):
     """RSN + IDN + VCN sharing channels, width and re-sampling scale.
 
     ``hparams`` (plain types only) is what checkpoints store, so a model can be
-    rebuilt from a checkpoint without the config that trained it.
+    rebuilt from a checkpoint without the config that trained it. ``self_ensemble``
+    (ours) is a decoder setting, not a weight: :meth:`restore` averages the IDN over
+    that many flips of the decoded signal; training never uses it.
     """
 
     def __init__(
@@ -27,17 +57,25 @@ class ResamplingSystem(nn.Module):
         outer_kernel: int = 9,
         residual: bool = True,
         conditioned: bool = True,
+        self_ensemble: int = 1,
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"model.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        if self_ensemble not in ENSEMBLE_SIZES:
+            raise ValueError(f"model.self_ensemble must be one of {ENSEMBLE_SIZES}, got {self_ensemble}")
         self.hparams: dict[str, Any] = {
             "channels": channels, "scale": scale, "width": width, "rsn_depth": rsn_depth, "idn_depth": idn_depth,
             "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
+            "self_ensemble": self_ensemble,
         }
-        self.channels, self.scale = channels, scale
+        self.channels, self.scale, self.self_ensemble = channels, scale, self_ensemble
         common = {"channels": channels, "width": width, "kernel": kernel, "outer_kernel": outer_kernel,
                       "scale": scale, "residual": residual}
         self.rsn = RSN(depth=rsn_depth, **common)
         self.idn = IDN(depth=idn_depth, conditioned=conditioned, **common)
         self.vcn = VCN(depth=idn_depth, conditioned=conditioned, **common)
+
+    def restore(self, z: Tensor, rate: Tensor | None = None) -> Tensor:
+        """The decoder's image from a decoded signal: the IDN, self-ensembled over ``self_ensemble`` flips."""
+        return flip_ensemble(lambda t: self.idn(t, rate), z, self.self_ensemble)

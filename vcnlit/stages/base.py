@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -17,6 +18,11 @@ from vcnlit.compressor import Compressor
 from vcnlit.eval.metrics import psnr
 from vcnlit.nets import ResamplingSystem, resize
 from vcnlit.stages.losses import distance
+
+log = logging.getLogger(__name__)
+
+#: relative frequencies of training rates: ``[[rate, weight], ...]`` or ``{rate: weight}``
+RateWeights = Mapping[float, float] | Sequence[Sequence[float]]
 
 
 @contextmanager
@@ -45,8 +51,9 @@ class Stage(pl.LightningModule):
     Subclasses set ``trains`` (names of the networks they update, one optimizer
     each, in update order) and implement :meth:`step` (manual optimization through
     :meth:`update`, so the same step runs under a Trainer or in a plain loop). Codec rates
-    are drawn per image from ``train_rates``, so one model serves the whole
-    rate-distortion curve.
+    are drawn per image from ``train_rates`` (uniformly, or with the relative frequencies
+    ``train_rate_weights``: ``[[rate, weight], ...]``, 1 for rates not named), so one model serves the
+    whole rate-distortion curve.
     """
 
     trains: ClassVar[tuple[str, ...]] = ()
@@ -63,12 +70,14 @@ class Stage(pl.LightningModule):
         y_weight: float = 0.0,
         lr_schedule: str = "cosine",
         min_lr_ratio: float = 0.02,
+        train_rate_weights: RateWeights | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.system, self.codec = system, codec
         self.compressor = Compressor(system, codec)
         self.train_rates = [float(r) for r in train_rates]
+        self.train_rate_weights = _rate_weights(train_rate_weights, self.train_rates)
         self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule={lr_schedule!r}; choose one of {LR_SCHEDULES}")
@@ -120,7 +129,9 @@ class Stage(pl.LightningModule):
             torch.set_rng_state(self._rng_before_val)
 
     def sample_rates(self, n: int) -> list[float]:
-        return [self._rng.choice(self.train_rates) for _ in range(n)]
+        if self.train_rate_weights is None:
+            return [self._rng.choice(self.train_rates) for _ in range(n)]
+        return self._rng.choices(self.train_rates, weights=self.train_rate_weights, k=n)
 
     def dist(self, a: Tensor, b: Tensor) -> Tensor:
         return distance(a, b, self.loss_kind)
@@ -224,6 +235,26 @@ class Stage(pl.LightningModule):
     @classmethod
     def stage_name(cls) -> str:
         return getattr(cls, "name", cls.__name__)
+
+
+def _rate_weights(weights: RateWeights | None, rates: list[float]) -> list[float] | None:
+    """One relative frequency per training rate from ``[[rate, weight], ...]`` or ``{rate: weight}``
+    (rates not named weigh 1; None: uniform). Named rates that are not training rates are ignored
+    with a warning, so a changed ``eval.rate_points`` still trains."""
+    if weights is None:
+        return None
+    try:
+        pairs = weights.items() if isinstance(weights, Mapping) else [tuple(p) for p in weights]
+        given = {float(k): float(v) for k, v in pairs}
+    except (TypeError, ValueError):
+        raise ValueError(f"train_rate_weights must be [[rate, weight], ...], e.g. [[70, 8]], got {weights!r}") from None
+    unknown = sorted(set(given) - set(rates))
+    if unknown:
+        log.warning("train_rate_weights: %s not among the training rates %s; ignored", unknown, rates)
+    w = [given.get(r, 1.0) for r in rates]
+    if min(w) < 0 or sum(w) <= 0:
+        raise ValueError(f"train_rate_weights must be >= 0 and not all 0, got {weights!r} for rates {rates}")
+    return w
 
 
 def epochs_for(steps: int, steps_per_epoch: int) -> int:
