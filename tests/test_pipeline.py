@@ -38,6 +38,13 @@ def test_smoke_pipeline(exp, image_dirs, tmp_path):
     rd2 = _check_rd(ev / "rd.json")
     assert rd2["meta"]["rate_points"] == rd["meta"]["rate_points"]
     assert list(rd2["results_by_image"]) == ["0_chelsea.png"]
+    # the decoder's self-ensemble can be set at evaluation; the low-resolution models average 4 flips
+    p = run_module("vcnlit.evaluate", f"ckpt_path={run / 'model.ckpt'}", f"data.test_dir={image_dirs['val']}",
+                   "self_ensemble=1", f"hydra.run.dir={tmp_path / 'eval1'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rd3 = _check_rd(tmp_path / "eval1" / "rd.json")
+    assert rd3["results"]["bpp"] == rd2["results"]["bpp"]
+    assert (rd3["results"]["psnr"] == rd2["results"]["psnr"]) == exp.endswith("fullres")
 
     # a finished run is not overwritten by accident
     p = run_module("vcnlit.run", f"+experiment={exp}", "debug=smoke", "logger=none", f"hydra.run.dir={run}",
@@ -58,6 +65,11 @@ def test_unknown_experiment_lists_the_choices(tmp_path):
     assert p.returncode != 0
     assert "experiment/nope" in p.stderr and "scic_lowres" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_evaluate_refuses_a_bad_self_ensemble(tmp_path):
+    p = run_module("vcnlit.evaluate", "ckpt_path=unused", "self_ensemble=3", f"hydra.run.dir={tmp_path}")
+    assert p.returncode == 2 and p.stderr.strip() == "error: self_ensemble must be one of (1, 2, 4, 8) or null, got 3"
 
 
 def test_evaluate_refuses_a_non_model_file(tmp_path):

@@ -7,6 +7,7 @@ plus the plain-codec baseline on the same images and an RD plot.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
 from vcnlit.eval.results import provenance, write_json
 from vcnlit.nets import ResamplingSystem
+from vcnlit.nets.system import ENSEMBLE_SIZES
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,14 @@ def main(cfg: DictConfig) -> None:
     from vcnlit.errors import exit_on_user_error
 
     with exit_on_user_error():
+        ensemble = cfg.get("self_ensemble")
+        if ensemble is not None and ensemble not in ENSEMBLE_SIZES:
+            print(f"error: self_ensemble must be one of {ENSEMBLE_SIZES} or null, got {ensemble}", file=sys.stderr)
+            sys.exit(2)
         model = load_model(cfg.ckpt_path)
         _rate_points(cfg, model.meta)
+        if ensemble is not None:
+            model.system.set_self_ensemble(int(ensemble))
         images = test_images(cfg, model.system.channels)
         evaluate_and_write(model.system, model.codec, images, cfg, Path(cfg.paths.run_dir),
                            experiment=model.experiment)

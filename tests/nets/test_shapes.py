@@ -59,5 +59,9 @@ def test_self_ensemble_averages_the_flipped_decoder(scale):
         out = flip_ensemble(lambda t: s.idn(t, rate), sym, 8)
         assert torch.allclose(out, out.flip(-1), atol=1e-5) and torch.allclose(out, out.transpose(-1, -2), atol=1e-5)
     assert s.hparams["self_ensemble"] == 4
-    with pytest.raises(ValueError, match="self_ensemble must be one of"):
-        ResamplingSystem(channels=1, self_ensemble=3)
+    s.set_self_ensemble(1)
+    with torch.no_grad():
+        assert torch.equal(s.restore(z, rate), s.idn(z, rate))
+    for bad in (lambda: ResamplingSystem(channels=1, self_ensemble=3), lambda: s.set_self_ensemble(0)):
+        with pytest.raises(ValueError, match="self_ensemble must be one of"):
+            bad()

@@ -19,6 +19,11 @@ _FLIPS: tuple[tuple[bool, tuple[int, ...]], ...] = (
 )
 
 
+def _check_ensemble(n: int) -> None:
+    if n not in ENSEMBLE_SIZES:
+        raise ValueError(f"self_ensemble must be one of {ENSEMBLE_SIZES}, got {n}")
+
+
 def flip_ensemble(fn: Callable[[Tensor], Tensor], z: Tensor, n: int) -> Tensor:
     """Mean of ``T^-1(fn(T(z)))`` over the first ``n`` of the 8 flips/transposes ``T`` (geometric
     self-ensemble). For a translation-equivariant ``fn`` the result is translation-equivariant too,
@@ -62,8 +67,7 @@ class ResamplingSystem(nn.Module):
         super().__init__()
         if channels not in (1, 3):
             raise ValueError(f"model.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-        if self_ensemble not in ENSEMBLE_SIZES:
-            raise ValueError(f"model.self_ensemble must be one of {ENSEMBLE_SIZES}, got {self_ensemble}")
+        _check_ensemble(self_ensemble)
         self.hparams: dict[str, Any] = {
             "channels": channels, "scale": scale, "width": width, "rsn_depth": rsn_depth, "idn_depth": idn_depth,
             "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
@@ -75,6 +79,11 @@ class ResamplingSystem(nn.Module):
         self.rsn = RSN(depth=rsn_depth, **common)
         self.idn = IDN(depth=idn_depth, conditioned=conditioned, **common)
         self.vcn = VCN(depth=idn_depth, conditioned=conditioned, **common)
+
+    def set_self_ensemble(self, n: int) -> None:
+        """Decode with ``n`` flips from now on (a decoder setting: the weights do not change)."""
+        _check_ensemble(n)
+        self.self_ensemble = self.hparams["self_ensemble"] = n
 
     def restore(self, z: Tensor, rate: Tensor | None = None) -> Tensor:
         """The decoder's image from a decoded signal: the IDN, self-ensembled over ``self_ensemble`` flips."""
