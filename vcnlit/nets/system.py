@@ -9,7 +9,6 @@ from torch import Tensor, nn
 
 from vcnlit.nets.resampling import IDN, RSN, VCN
 
-
 #: how many flips of the decoded signal the decoder may average over (see :func:`flip_ensemble`)
 ENSEMBLE_SIZES = (1, 2, 4, 8)
 #: (transpose, flip dims) of each member, in the order they join the ensemble
