@@ -72,17 +72,21 @@ class ResamplingSystem(nn.Module):
             "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
             "self_ensemble": self_ensemble,
         }
-        self.channels, self.scale, self.self_ensemble = channels, scale, self_ensemble
+        self.channels, self.scale = channels, scale
         common = {"channels": channels, "width": width, "kernel": kernel, "outer_kernel": outer_kernel,
                       "scale": scale, "residual": residual}
         self.rsn = RSN(depth=rsn_depth, **common)
         self.idn = IDN(depth=idn_depth, conditioned=conditioned, **common)
         self.vcn = VCN(depth=idn_depth, conditioned=conditioned, **common)
 
+    @property
+    def self_ensemble(self) -> int:
+        return self.hparams["self_ensemble"]
+
     def set_self_ensemble(self, n: int) -> None:
         """Decode with ``n`` flips from now on (a decoder setting: the weights do not change)."""
         _check_ensemble(n)
-        self.self_ensemble = self.hparams["self_ensemble"] = n
+        self.hparams["self_ensemble"] = n
 
     def restore(self, z: Tensor, rate: Tensor | None = None) -> Tensor:
         """The decoder's image from a decoded signal: the IDN, self-ensembled over ``self_ensemble`` flips."""
