@@ -48,11 +48,11 @@ def test_bad_streams_and_outputs(model, tmp_path):
     for name, blob in cases.items():
         (tmp_path / name).write_bytes(blob)
         p = vcnlit("decompress", str(tmp_path / name), str(tmp_path / f"{name}.png"), "--model", str(model))
-        assert p.returncode == 1, name
+        assert p.returncode == 2, name
         assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not (tmp_path / f"{name}.png").exists()
     p = vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model))
-    assert p.returncode == 1 and "--force" in p.stderr
+    assert p.returncode == 2 and "--force" in p.stderr
     assert (tmp_path / "a.vcn").read_bytes() == data
 
 
@@ -65,4 +65,4 @@ def test_another_model_is_refused(model, tmp_path, image_dirs):
     Image.fromarray(natural_crop("camera", (16, 16))).save(src)
     assert vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model)).returncode == 0
     p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / "o.png"), "--model", str(run / "model.ckpt"))
-    assert p.returncode == 1 and "another model" in p.stderr
+    assert p.returncode == 2 and "another model" in p.stderr

@@ -109,7 +109,7 @@ def test_input_kinds_compress(kind, model, tmp_path):
 def test_bad_inputs_are_one_line_errors(kind, model, tmp_path):
     src, _ = _make(kind, tmp_path)
     p = vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model))
-    assert p.returncode == 1
+    assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and str(src) in lines[0] and "Traceback" not in p.stderr, p.stderr
     assert not (tmp_path / "a.vcn").exists()

@@ -69,7 +69,7 @@ def test_unknown_experiment_lists_the_choices(tmp_path):
 
 def test_evaluate_refuses_a_bad_self_ensemble(tmp_path):
     p = run_module("vcnlit.evaluate", "ckpt_path=unused", "self_ensemble=3", f"hydra.run.dir={tmp_path}")
-    assert p.returncode == 2 and p.stderr.strip() == "error: self_ensemble must be one of (1, 2, 4, 8) or null, got 3"
+    assert p.returncode == 2 and p.stderr.strip() == "error: self_ensemble=3 is not allowed; choose one of 1, 2, 4, 8, None"
 
 
 def test_evaluate_refuses_a_non_model_file(tmp_path):

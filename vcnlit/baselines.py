@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from vcnlit.errors import ConfigError, exit_on_user_error
 from vcnlit.eval.baselines import Baseline, StageModelBaseline
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.results import provenance, write_json
@@ -43,7 +44,7 @@ def run_baselines(baselines: Sequence[Baseline], images: Sequence[tuple[str, Ten
     for b in baselines:
         model = getattr(b, "model", None)
         if model is not None and model.system.channels != channels:
-            raise ValueError(f"{b.name}: the model codes {model.system.channels}-channel images but the images "
+            raise ConfigError(f"{b.name}: the model codes {model.system.channels}-channel images but the images "
                              f"were read with {channels}; set data.channels={model.system.channels}")
         curves[b.name] = b.evaluate(images, prov)
         write_json(out_dir / f"{b.name}.json", curves[b.name])
@@ -52,7 +53,6 @@ def run_baselines(baselines: Sequence[Baseline], images: Sequence[tuple[str, Ten
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")
 def main(cfg: DictConfig) -> None:
-    from vcnlit.errors import exit_on_user_error
     from vcnlit.evaluate import test_images
 
     with exit_on_user_error():

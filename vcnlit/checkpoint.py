@@ -16,14 +16,13 @@ import torch
 from vcnlit.codecs import Codec
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import DEFAULT_TILE_SIZE
+from vcnlit.errors import CheckpointError
 from vcnlit.nets import ResamplingSystem
 
 FORMAT = "vcnlit-model"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
-    """A model file that cannot be used; the message says why."""
 
 
 @dataclass

@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vcnlit.errors import USER_ERROR_EXIT, exit_on_user_error
+
 #: streams are read whole; anything larger is not one of ours
 MAX_STREAM_BYTES = 1 << 30
 
@@ -114,28 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
+    prog = f"vcnlit {args.command}"
     try:
-        args.func(args)
+        # a file command's user errors also include the operating system's (missing or unwritable files)
+        with exit_on_user_error(prog, also=(OSError, ValueError)):
+            args.func(args)
     except KeyboardInterrupt:
-        print(f"vcnlit {args.command}: interrupted; {args.output} was not written", file=sys.stderr)
+        print(f"{prog}: interrupted; {args.output} was not written", file=sys.stderr)
         return 130
-    except Exception as e:
-        if os.environ.get("VCNLIT_DEBUG"):
-            raise
-        print(f"vcnlit {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 1
+    except MemoryError:
+        print(f"{prog}: error: out of memory; try a smaller --tile-size", file=sys.stderr)
+        return USER_ERROR_EXIT
     return 0
-
-
-def _one_line(e: Exception) -> str:
-    """The message of an expected error (every vcnlit user error is a ValueError: ImageError,
-    CheckpointError, BitstreamError); anything else also names its type and how to see more."""
-    msg = " ".join(str(e).split())
-    if isinstance(e, MemoryError):
-        return "out of memory; try a smaller --tile-size"
-    if isinstance(e, (OSError, ValueError)):
-        return msg
-    return f"unexpected {type(e).__name__}: {msg[:200]} (set VCNLIT_DEBUG=1 for the traceback)"
 
 
 if __name__ == "__main__":

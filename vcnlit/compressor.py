@@ -13,6 +13,7 @@ from torch import Tensor
 from vcnlit.codecs import BitstreamError, Codec, Header, model_fingerprint, pack, unpack
 from vcnlit.codecs.container import check_size
 from vcnlit.codecs.registry import build_codec
+from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
 
@@ -72,7 +73,7 @@ class Compressor:
         self.system, self.codec = system, codec
         self.multiple = system.scale * codec.block
         if tile_size is not None and int(tile_size) < 0:
-            raise ValueError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
+            raise ConfigError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
         s = system.scale
         self.tile = -(-max(MIN_TILE_SIZE, int(tile_size)) // s) * s if tile_size else 0
         self._halo_rsn = -(-receptive_radius(system.rsn) // s) * s  # image pixels

@@ -7,7 +7,6 @@ plus the plain-codec baseline on the same images and an RD plot.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from torch import Tensor
 
 from vcnlit.codecs import Codec
 from vcnlit.compressor import DEFAULT_TILE_SIZE
+from vcnlit.errors import ConfigError, check_choice, exit_on_user_error
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
@@ -69,20 +69,17 @@ def _rate_points(cfg: DictConfig, loaded_meta: dict) -> None:
     if cfg.eval.rate_points is None:
         trained = (loaded_meta.get("config") or {}).get("eval", {}).get("rate_points")
         if not trained:
-            raise ValueError("set eval.rate_points=[...]: the model file does not record its rate points")
+            raise ConfigError("set eval.rate_points=[...]: the model file does not record its rate points")
         cfg.eval.rate_points = trained
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     from vcnlit.checkpoint import load_model
-    from vcnlit.errors import exit_on_user_error
 
     with exit_on_user_error():
         ensemble = cfg.get("self_ensemble")
-        if ensemble is not None and ensemble not in ENSEMBLE_SIZES:
-            print(f"error: self_ensemble must be one of {ENSEMBLE_SIZES} or null, got {ensemble}", file=sys.stderr)
-            sys.exit(2)
+        check_choice("self_ensemble", ensemble, (*ENSEMBLE_SIZES, None))
         model = load_model(cfg.ckpt_path)
         _rate_points(cfg, model.meta)
         if ensemble is not None:

@@ -6,11 +6,10 @@ Sweeps go through Hydra's multirun (``-m``): ``codec.quality=10,20,40`` for RD p
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
+from vcnlit.errors import exit_on_user_error
 from vcnlit.sweeps import register_resolvers
 
 register_resolvers()
@@ -19,16 +18,10 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric``'s value (the objective of a hyperparameter sweep), or None."""
-    from vcnlit.errors import exit_on_user_error
-    from vcnlit.sweeps import SweepError
-    from vcnlit.training import train
+    from vcnlit.training import train  # imports Lightning: after Hydra has parsed the command line
 
     with exit_on_user_error():
-        try:
-            return train(cfg)
-        except SweepError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
+        return train(cfg)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from vcnlit.errors import SweepError, check_choice, exit_on_user_error
+
 log = logging.getLogger(__name__)
 
 #: values of ``optimized_metric`` and their direction. All compare the model with the plain codec of
@@ -28,8 +30,6 @@ log = logging.getLogger(__name__)
 OBJECTIVES = {"val/d_psnr": "maximize", "val/bd_rate": "minimize", "val/bd_psnr": "maximize"}
 
 
-class SweepError(ValueError):
-    """A sweep folder or objective that cannot give what was asked."""
 
 
 # -- one rate per job --------------------------------------------------------------------------
@@ -67,8 +67,7 @@ def check_objective(cfg: DictConfig) -> None:
     name = cfg.get("optimized_metric")
     if not name:
         return
-    if name not in OBJECTIVES:
-        raise SweepError(f"optimized_metric={name} is not known; choose one of {', '.join(OBJECTIVES)}")
+    check_choice("optimized_metric", name, list(OBJECTIVES))
     if name.startswith("val/bd_") and len(cfg.eval.rate_points) < 2:
         raise SweepError(f"optimized_metric={name} needs two or more eval.rate_points (a curve), got "
                          f"{list(cfg.eval.rate_points)}; use optimized_metric=val/d_psnr")
@@ -193,11 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--out", type=Path, default=None, help="output folder (default: the multirun folder)")
     m.add_argument("--metric", default="psnr", choices=("psnr", "ssim", "ms-ssim"), help="quality metric for BD")
     args = parser.parse_args(argv)
-    try:
+    with exit_on_user_error(also=(ValueError, OSError)):
         merged = merge(args.sweep_dir, args.out, args.metric)
-    except (SweepError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     _report(merged, args.out or args.sweep_dir)
     return 0
 

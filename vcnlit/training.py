@@ -25,6 +25,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from vcnlit.checkpoint import save_atomic, save_model
 from vcnlit.codecs import Codec
+from vcnlit.errors import RunDirError
 from vcnlit.eval.results import write_json
 from vcnlit.nets import ResamplingSystem
 from vcnlit.stages import epochs_for
@@ -36,8 +37,6 @@ DONE = "done.pt"  # a finished stage: the system's weights when it ended
 OUTPUTS = ("model.ckpt", "rd.json", "rd.png", "stages", "rd")  # what overwrite=true removes (and baseline_*.json)
 
 
-class RunDirError(RuntimeError):
-    """The run directory holds something this run must not overwrite, or cannot be run as asked."""
 
 
 def is_global_zero() -> bool:

@@ -7,6 +7,7 @@ from PIL import Image
 
 from vcnlit.data import ImageDataModule, ImageError, load_image
 from vcnlit.data.embedded import SPLITS, materialize
+from vcnlit.errors import ConfigError
 
 
 def test_missing_and_empty_folders_name_the_path(tmp_path):
@@ -26,7 +27,7 @@ def test_unreadable_image_names_the_file(tmp_path):
     Image.fromarray(natural_crop()).save(tmp_path / "good.png")
     with pytest.raises(ImageError, match=r"bad\.png"):
         ImageDataModule(test_dir=str(tmp_path), on_bad_image="error").images("test")
-    with pytest.raises(ImageError, match=r"on_bad_image='maybe'"):
+    with pytest.raises(ConfigError, match=r"on_bad_image='maybe'"):
         ImageDataModule(test_dir=str(tmp_path), on_bad_image="maybe").images("test")
 
 

@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from vcnlit.errors import BitstreamError
+
 MAGIC = b"VCNL"
 FORMAT_VERSION = 2
 #: versions ``unpack`` reads (1: no payload CRC)
@@ -46,8 +48,6 @@ _DIMS = struct.Struct(">BIId")  # channels, height, width, rate
 _U32 = struct.Struct(">I")
 
 
-class BitstreamError(ValueError):
-    """A vcnlit bitstream is malformed, truncated, corrupt or unsupported."""
 
 
 @dataclass

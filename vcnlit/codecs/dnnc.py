@@ -11,6 +11,7 @@ from torch import Tensor
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.dct import dct_bands, idct_bands
 from vcnlit.codecs.entropy import decode_symbols, encode_symbols
+from vcnlit.errors import ConfigError
 
 #: step sizes mapped to rate units 1 (finest) and 0 (coarsest) by ``rate_to_unit``
 STEP_RANGE = (1.0, 128.0)
@@ -38,18 +39,18 @@ class DnncCodec(Codec):
     ) -> None:
         super().__init__(_check_step(step), threads)
         if int(block_size) != block_size or not 1 <= block_size <= 64:
-            raise ValueError(f"codec.block_size must be an integer in [1, 64], got {block_size}")
+            raise ConfigError(f"codec.block_size must be an integer in [1, 64], got {block_size}")
         self.block = int(block_size)
         self.qmatrix: list[list[float]] | None = None
         q = torch.ones(self.block, self.block, dtype=torch.float64)
         if qmatrix is not None:
             q = torch.as_tensor(qmatrix, dtype=torch.float64)
             if q.shape != (self.block, self.block):
-                raise ValueError(
+                raise ConfigError(
                     f"codec.qmatrix must be {self.block}x{self.block}, got {tuple(q.shape)}"
                 )
             if not bool(torch.isfinite(q).all()) or bool((q <= 0).any()):
-                raise ValueError("codec.qmatrix entries must be finite and > 0")
+                raise ConfigError("codec.qmatrix entries must be finite and > 0")
             self.qmatrix = q.tolist()
         self._q = q.reshape(-1)  # per band, index u * block + v
 
@@ -126,5 +127,5 @@ class DnncCodec(Codec):
 def _check_step(step: float) -> float:
     s = float(step)
     if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"codec.step must be a finite number > 0, got {step}")
+        raise ConfigError(f"codec.step must be a finite number > 0, got {step}")
     return s

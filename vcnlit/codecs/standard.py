@@ -12,6 +12,7 @@ from torch import Tensor
 
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.rate_proxy import jpeg_quant_table
+from vcnlit.errors import ConfigError, check_choice
 
 #: Pillow format name and the (min, max) of each codec's rate knob
 _FORMATS: dict[str, tuple[str, float, float]] = {
@@ -54,12 +55,11 @@ class StandardCodec(Codec):
         threads: int = 1,
     ) -> None:
         fmt = format.lower()
-        if fmt not in _FORMATS:
-            raise ValueError(f"unknown standard codec {format!r}; choose one of {sorted(_FORMATS)}")
+        check_choice("codec.format", fmt, sorted(_FORMATS))
         pil_name = _FORMATS[fmt][0]
         feature = {"jpeg2000": "jpg_2000", "webp": "webp", "avif": "avif"}.get(fmt)
         if feature and not features.check(feature):
-            raise RuntimeError(f"this Pillow build cannot encode {fmt}; install a Pillow with {feature}")
+            raise ConfigError(f"this Pillow build cannot encode {fmt}; install a Pillow with {feature}")
         super().__init__(quality, threads)
         self.name = fmt
         self.format = pil_name
@@ -85,7 +85,7 @@ class StandardCodec(Codec):
     def _save_kwargs(self, rate: float) -> dict[str, Any]:
         q = float(rate)
         if not self.lo <= q <= self.hi:
-            raise ValueError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
+            raise ConfigError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
         if self.name == "jpeg":
             return {"quality": round(q), "optimize": self.optimize, "subsampling": self.subsampling}
         if self.name == "jpeg2000":

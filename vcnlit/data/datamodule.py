@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vcnlit.data.embedded import materialize
 from vcnlit.data.images import ImageError, list_images, load_image
+from vcnlit.errors import check_choice
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,7 @@ def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str =
     folder with no readable image is an :class:`ImageError` naming it; ``"error"``: the first
     unreadable file is an :class:`ImageError` naming it.
     """
-    if on_bad_image not in ON_BAD_IMAGE:
-        raise ImageError(f"data.on_bad_image={on_bad_image!r}; set it to one of {ON_BAD_IMAGE}")
+    check_choice("data.on_bad_image", on_bad_image, ON_BAD_IMAGE)
     out, bad = [], []
     files = list_images(folder, key)
     for f in files:

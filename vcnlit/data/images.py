@@ -12,14 +12,13 @@ from torch import Tensor
 
 from vcnlit.codecs.container import check_size
 from vcnlit.codecs.standard import from_uint8, to_uint8
+from vcnlit.errors import ImageError
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-class ImageError(ValueError):
-    """An image or folder that cannot be used; the message names the path."""
 
 
 def list_images(folder: str | Path, key: str = "folder") -> list[Path]:

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from vcnlit.errors import ConfigError
 from vcnlit.eval.bd import bd
 from vcnlit.eval.compare import interp_at
 
@@ -20,7 +21,7 @@ def bd_rows(curves: Sequence[dict[str, Any]], anchor: str) -> list[dict[str, Any
     """BD-rate (PSNR and SSIM) and BD-PSNR of every curve against the one named ``anchor``."""
     by_name = {c["name"]: c for c in curves}
     if anchor not in by_name:
-        raise ValueError(f"anchor {anchor!r} is not among the curves {sorted(by_name)}")
+        raise ConfigError(f"anchor {anchor!r} is not among the curves {sorted(by_name)}")
     ref = by_name[anchor]["results"]
     rows = []
     for c in curves:

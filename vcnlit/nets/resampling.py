@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcnlit.errors import ConfigError
+
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2)
@@ -53,7 +55,7 @@ class RSN(nn.Module):
     ) -> None:
         super().__init__()
         if scale not in (1, 2):
-            raise ValueError(f"RSN scale must be 1 or 2, got {scale}")
+            raise ConfigError(f"RSN scale must be 1 or 2, got {scale}")
         self.scale, self.residual = scale, residual
         layers: list[nn.Module] = [_conv(channels, width, outer_kernel), nn.ReLU(inplace=True)]
         layers += [_conv(width, width, kernel, stride=scale), nn.ReLU(inplace=True)]
@@ -92,7 +94,7 @@ class IDN(nn.Module):
     ) -> None:
         super().__init__()
         if scale not in (1, 2):
-            raise ValueError(f"IDN scale must be 1 or 2, got {scale}")
+            raise ConfigError(f"IDN scale must be 1 or 2, got {scale}")
         self.scale, self.residual, self.conditioned = scale, residual, conditioned
         cin = channels + int(conditioned)
         layers: list[nn.Module] = [_conv(cin, width, outer_kernel), nn.ReLU(inplace=True)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from vcnlit.errors import ConfigError, check_choice
 from vcnlit.nets.resampling import IDN, RSN, VCN
 
 #: how many flips of the decoded signal the decoder may average over (see :func:`flip_ensemble`)
@@ -19,8 +20,7 @@ _FLIPS: tuple[tuple[bool, tuple[int, ...]], ...] = (
 
 
 def _check_ensemble(n: int) -> None:
-    if n not in ENSEMBLE_SIZES:
-        raise ValueError(f"self_ensemble must be one of {ENSEMBLE_SIZES}, got {n}")
+    check_choice("self_ensemble", n, ENSEMBLE_SIZES)
 
 
 def flip_ensemble(fn: Callable[[Tensor], Tensor], z: Tensor, n: int) -> Tensor:
@@ -65,7 +65,7 @@ class ResamplingSystem(nn.Module):
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
-            raise ValueError(f"model.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+            raise ConfigError(f"model.channels must be 1 (grayscale) or 3 (RGB), got {channels}")
         _check_ensemble(self_ensemble)
         self.hparams: dict[str, Any] = {
             "channels": channels, "scale": scale, "width": width, "rsn_depth": rsn_depth, "idn_depth": idn_depth,

@@ -15,9 +15,10 @@ from torch import Tensor
 
 from vcnlit.codecs import Codec
 from vcnlit.compressor import Compressor
+from vcnlit.errors import ConfigError, NonFiniteLossError, check_choice
 from vcnlit.eval.metrics import psnr
 from vcnlit.nets import ResamplingSystem, resize
-from vcnlit.stages.losses import distance
+from vcnlit.stages.losses import LOSSES, distance
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
 LR_SCHEDULES = ("cosine", "constant")
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or inf; the stage stops and the last good checkpoint stays."""
 
 
 class Stage(pl.LightningModule):
@@ -79,8 +78,8 @@ class Stage(pl.LightningModule):
         self.train_rates = [float(r) for r in train_rates]
         self.train_rate_weights = _rate_weights(train_rate_weights, self.train_rates)
         self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule={lr_schedule!r}; choose one of {LR_SCHEDULES}")
+        check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+        check_choice("loss", loss, LOSSES)
         self.lr, self.warmup_steps, self.loss_kind, self.y_weight = lr, warmup_steps, loss, y_weight
         self.lr_schedule, self.min_lr_ratio = lr_schedule, min_lr_ratio
         self._rng = random.Random(0)
@@ -247,13 +246,13 @@ def _rate_weights(weights: RateWeights | None, rates: list[float]) -> list[float
         pairs = weights.items() if isinstance(weights, Mapping) else [tuple(p) for p in weights]
         given = {float(k): float(v) for k, v in pairs}
     except (TypeError, ValueError):
-        raise ValueError(f"train_rate_weights must be [[rate, weight], ...], e.g. [[70, 8]], got {weights!r}") from None
+        raise ConfigError(f"train_rate_weights must be [[rate, weight], ...], e.g. [[70, 8]], got {weights!r}") from None
     unknown = sorted(set(given) - set(rates))
     if unknown:
         log.warning("train_rate_weights: %s not among the training rates %s; ignored", unknown, rates)
     w = [given.get(r, 1.0) for r in rates]
     if min(w) < 0 or sum(w) <= 0:
-        raise ValueError(f"train_rate_weights must be >= 0 and not all 0, got {weights!r} for rates {rates}")
+        raise ConfigError(f"train_rate_weights must be >= 0 and not all 0, got {weights!r} for rates {rates}")
     return w
 
 

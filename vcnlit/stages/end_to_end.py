@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vcnlit.errors import ConfigError, check_choice
 from vcnlit.stages.base import Stage, frozen
 
 #: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
@@ -34,15 +35,13 @@ class EndToEndStage(Stage):
         self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", rsn_gradient: str = "vcn", **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        if y_anchor not in Y_ANCHORS:
-            raise ValueError(f"y_anchor={y_anchor!r}; choose one of {Y_ANCHORS}")
-        if rsn_gradient not in RSN_GRADIENTS:
-            raise ValueError(f"rsn_gradient={rsn_gradient!r}; choose one of {RSN_GRADIENTS}")
+        check_choice("y_anchor", y_anchor, Y_ANCHORS)
+        check_choice("rsn_gradient", rsn_gradient, RSN_GRADIENTS)
         self.rsn_gradient = rsn_gradient
         # the RSN as this stage found it: the y_anchor="start" regulariser keeps Y near its output
         self._rsn_start = copy.deepcopy(self.system.rsn).requires_grad_(False) if y_anchor == "start" else None
         if rate_weight < 0:
-            raise ValueError(f"rate_weight must be >= 0, got {rate_weight}")
+            raise ConfigError(f"rate_weight must be >= 0, got {rate_weight}")
         self.rate_weight = float(rate_weight)
         if self.rate_weight:
             self.codec.quantiser_steps(self.train_rates[0])  # fails now, not at the first step, if unsupported
