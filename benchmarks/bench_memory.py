@@ -33,7 +33,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 from benchmarks.common import ROOT, build, experiment_config
 from vcnlit.checkpoint import save_model
-from vcnlit.eval.results import read_json, write_json
+from vcnlit.eval.results import read_json
+from vcnlit.io import write_json
 
 SIZE, QUICK_SIZE = (3840, 2160), (480, 270)  # (width, height)
 EXPERIMENTS = ("scic_lowres", "scic_fullres")

@@ -18,7 +18,8 @@ from typing import Any
 from benchmarks import bench_codec, bench_entropy, bench_training
 from benchmarks.common import machine
 from benchmarks.report import render, targets
-from vcnlit.eval.results import git_commit, versions, write_json
+from vcnlit.eval.results import git_commit, versions
+from vcnlit.io import write_json
 
 HERE = Path(__file__).resolve().parent
 #: top-level keys of results.json, each one figure group of the issue

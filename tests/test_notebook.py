@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 from vcnlit.data import load_folder
 from vcnlit.eval.baselines import CodecBaseline
-from vcnlit.eval.results import write_json
+from vcnlit.io import write_json
 
 
 def test_rd_curves_notebook_executes(image_dirs, tmp_path, monkeypatch):

@@ -93,7 +93,7 @@ def test_another_experiments_run_is_refused(image_dirs, tmp_path):
 
 def test_wandb_run_id_held_by_a_killed_process_is_waited_for(monkeypatch):
     """W&B's service of a SIGKILLed run holds its id for a moment: the resumed run retries, other errors raise."""
-    from vcnlit import training
+    from vcnlit import loggers
 
     monkeypatch.setattr("time.sleep", lambda s: None)
 
@@ -107,7 +107,7 @@ def test_wandb_run_id_held_by_a_killed_process_is_waited_for(monkeypatch):
                 raise RuntimeError("run ID fa37bc5c is in use")
             return "run"
 
-    assert training._wandb_experiment(Held()) == "run" and Held.calls == 3
+    assert loggers.wandb_experiment(Held()) == "run" and Held.calls == 3
 
     class Broken:
         @property
@@ -115,4 +115,4 @@ def test_wandb_run_id_held_by_a_killed_process_is_waited_for(monkeypatch):
             raise RuntimeError("no such project")
 
     with pytest.raises(RuntimeError, match="no such project"):
-        training._wandb_experiment(Broken())
+        loggers.wandb_experiment(Broken())

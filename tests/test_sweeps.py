@@ -12,7 +12,8 @@ from conftest import ROOT, data_overrides, run_module
 from vcnlit.codecs.registry import build_codec
 from vcnlit.data import load_folder
 from vcnlit.eval.rd import codec_code_fn, rd_curve
-from vcnlit.eval.results import read_json, results_json, write_json
+from vcnlit.eval.results import read_json, results_json
+from vcnlit.io import write_json
 from vcnlit.sweeps import SweepError, merge, pin_swept_rate
 
 SMOKE = ("+experiment=scic_lowres", "debug=smoke", "logger=csv")
@@ -94,6 +95,9 @@ def test_rate_multirun_then_merge(image_dirs, tmp_path):
         assert [d.name.rsplit("-", 1)[1] for d in (sweep / job / "wandb").glob("offline-run-*")] == [wandb_id]
         ids.add(wandb_id)
     assert len(ids) == 2
+    # the multirun merged its jobs itself; the command does it again
+    assert sorted(read_json(sweep / "rd.json")["results"]["quality"]) == [10.0, 40.0]
+    (sweep / "rd.json").unlink()
     p = run_module("vcnlit.sweeps", "merge", str(sweep))
     assert p.returncode == 0, p.stderr
     merged = read_json(sweep / "rd.json")

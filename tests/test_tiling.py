@@ -5,10 +5,10 @@ import torch
 from conftest import natural_crop
 
 from vcnlit.codecs import DnncCodec, StandardCodec
-from vcnlit.codecs.standard import from_uint8
 from vcnlit.compressor import Compressor, tiled
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
+from vcnlit.pixels import from_uint8
 
 NETS = [dict(width=8, rsn_depth=1, idn_depth=1, outer_kernel=3),
         dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False, self_ensemble=8)]

@@ -20,8 +20,9 @@ from torch import Tensor
 from vcnlit.errors import ConfigError, exit_on_user_error
 from vcnlit.eval.baselines import Baseline, StageModelBaseline
 from vcnlit.eval.plots import plot_rd
-from vcnlit.eval.results import provenance, write_json
+from vcnlit.eval.results import provenance
 from vcnlit.eval.tables import print_bd_summary
+from vcnlit.io import write_json
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from vcnlit.codecs import Codec
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import DEFAULT_TILE_SIZE
 from vcnlit.errors import CheckpointError
+from vcnlit.io import save_torch
 from vcnlit.nets import ResamplingSystem
 
 FORMAT = "vcnlit-model"
@@ -46,17 +47,7 @@ def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experim
         "state_dict": {k: v.detach().cpu() for k, v in system.state_dict().items()},
         "meta": meta or {},
     }
-    return save_atomic(data, path)
-
-
-def save_atomic(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-    return path
+    return save_torch(data, path)
 
 
 def load_model(path: str | Path, expect_experiment: str | None = None) -> LoadedModel:

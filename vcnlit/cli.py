@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from vcnlit.errors import USER_ERROR_EXIT, exit_on_user_error
+from vcnlit.io import write_bytes
 
 #: streams are read whole; anything larger is not one of ours
 MAX_STREAM_BYTES = 1 << 30
@@ -25,17 +24,10 @@ def _check_output(path: Path, force: bool) -> None:
         raise FileNotFoundError(f"output folder {path.parent} does not exist; create it first")
 
 
-def _write_atomic(path: Path, data: bytes, force: bool) -> None:
-    """Write via a temporary file in the same folder, renamed at the end; never clobber without --force."""
+def _write(path: Path, data: bytes, force: bool) -> None:
+    """Write atomically with the usual permissions; never clobber without --force."""
     _check_output(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data)
 
 
 def _load(args: argparse.Namespace):
@@ -57,7 +49,7 @@ def compress(args: argparse.Namespace) -> None:
     x = load_image(args.input, model.system.channels)
     rate = model.codec.rate if args.rate is None else args.rate
     data = comp.compress(x, rate)
-    _write_atomic(out, data, args.force)
+    _write(out, data, args.force)
     h, w = x.shape[-2:]
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp "
           f"({w}x{h}, {x.shape[0]} channel(s), {model.codec.name} {model.codec.rate_key}={rate:g})")
@@ -74,7 +66,7 @@ def decompress(args: argparse.Namespace) -> None:
         raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
     _, comp = _load(args)
     x = comp.decompress(src.read_bytes())
-    _write_atomic(out, encode_png(x), args.force)
+    _write(out, encode_png(x), args.force)
     print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
 
 

@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vcnlit.codecs import BitstreamError, Codec, Header, model_fingerprint, pack, unpack
@@ -16,6 +15,7 @@ from vcnlit.codecs.registry import build_codec
 from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
+from vcnlit.pixels import pad_to_multiple
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
 DEFAULT_TILE_SIZE = 1024
@@ -110,12 +110,7 @@ class Compressor:
 
     def pad(self, x: Tensor) -> Tensor:
         """Replicate-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``self.multiple``."""
-        m = self.multiple
-        ph, pw = (-x.shape[-2]) % m, (-x.shape[-1]) % m
-        if not (ph or pw):
-            return x
-        # replicate padding needs at least one pixel to copy in each padded direction
-        return F.pad(x, (0, pw, 0, ph), mode="replicate")
+        return pad_to_multiple(x, self.multiple)
 
     def header(self, shape: tuple[int, ...], rate: float) -> Header:
         c, h, w = shape[-3:]

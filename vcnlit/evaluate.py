@@ -21,7 +21,8 @@ from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
-from vcnlit.eval.results import provenance, write_json
+from vcnlit.eval.results import provenance
+from vcnlit.io import write_json
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import ENSEMBLE_SIZES
 

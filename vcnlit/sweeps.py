@@ -2,7 +2,8 @@
 
 ``python -m vcnlit.sweeps merge DIR`` merges the jobs of a multirun folder (``DIR/<job>/rd.json``,
 e.g. ``python -m vcnlit.run -m +experiment=scic_lowres codec.quality=10,20,40``) into one RD curve:
-``DIR/rd.json``, ``DIR/rd.png`` and the BD-rate against the jobs' plain-codec baseline.
+``DIR/rd.json``, ``DIR/rd.png`` and the BD-rate against the jobs' plain-codec baseline. A
+codec-rate multirun does this by itself when it ends (:class:`MergeRdOnMultirunEnd`, a Hydra callback).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
@@ -121,7 +123,8 @@ def merge(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str 
     """
     from vcnlit.eval.bd import bd
     from vcnlit.eval.plots import plot_rd
-    from vcnlit.eval.results import provenance, read_json, results_json, write_json
+    from vcnlit.eval.results import provenance, read_json, results_json
+    from vcnlit.io import write_json
 
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir else sweep_dir
@@ -182,6 +185,26 @@ def _report(merged: dict[str, Any], out_dir: Path) -> None:
         print(f"BD-rate vs {info['anchor']}: {info['bd_rate_percent']:+.2f} %  "
               f"(BD-{info['metric']} {info['bd_' + info['metric']]:+.3f}, overlap {info['overlap']:.0%})")
     print(f"wrote {out_dir / 'rd.json'} and {out_dir / 'rd.png'}")
+
+
+class MergeRdOnMultirunEnd(Callback):
+    """Hydra callback: at the end of a codec-rate multirun, merge its jobs into one RD curve
+    (``<sweep dir>/rd.json`` and ``rd.png``, as ``python -m vcnlit.sweeps merge DIR`` does).
+
+    Hyperparameter searches (``optimized_metric`` set) are left alone: their jobs are not points of
+    one curve. A merge that cannot be made is logged, never fails the multirun.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if config.get("optimized_metric") or len(list(sweep_dir.glob("*/rd.json"))) < 2:
+            return
+        try:
+            merged = merge(sweep_dir)
+        except (SweepError, ValueError, OSError) as e:
+            log.warning("the jobs were not merged into one RD curve: %s", e)
+            return
+        _report(merged, sweep_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vcnlit.codecs import BitstreamError, DnncCodec, StandardCodec, pack, unpack
-from vcnlit.codecs.standard import from_uint8
 from vcnlit.compressor import Compressor
 from vcnlit.nets import ResamplingSystem
+from vcnlit.pixels import from_uint8
 
 CASES = 10_000
 PER_CASE_S = 10  # generous: a case takes milliseconds

@@ -6,8 +6,8 @@ from conftest import natural_crop
 from PIL import Image
 
 from vcnlit.codecs import StandardCodec
-from vcnlit.codecs.standard import from_uint8, to_uint8
 from vcnlit.eval.metrics import bpp
+from vcnlit.pixels import from_uint8, to_uint8
 
 
 @pytest.mark.parametrize("fmt,q", [("jpeg", 25), ("jpeg2000", 30), ("webp", 60), ("avif", 60)])

@@ -6,8 +6,8 @@ import torch
 from conftest import natural_crop
 from skimage.metrics import structural_similarity
 
-from vcnlit.codecs.standard import from_uint8
 from vcnlit.eval.metrics import ms_ssim_per_image, psnr, quantize8, ssim_per_image
+from vcnlit.pixels import from_uint8
 
 
 def test_psnr_by_hand():

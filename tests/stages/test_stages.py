@@ -1,5 +1,7 @@
 """Each stage does its job on a tiny run (real JPEG in the loop)."""
 
+from functools import partial
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -8,8 +10,10 @@ from vcnlit.codecs import StandardCodec
 from vcnlit.data import ImageDataModule
 from vcnlit.nets import ResamplingSystem
 from vcnlit.stages import AutoencoderStage, EndToEndStage, ImitationStage
+from vcnlit.stages.schedule import WarmupDecay, warmup_decay
 
 RATES = [10.0, 30.0]
+WARMUP5 = partial(warmup_decay, warmup_steps=5)
 
 
 def _setup(image_dirs, seed=0):
@@ -39,7 +43,7 @@ def _real_loss(system, codec, x):
 
 def test_autoencoder_stage_lowers_its_loss(image_dirs):
     system, codec, dm, x = _setup(image_dirs)
-    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5)
+    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5)
 
     def ae_loss():
         with torch.no_grad():
@@ -54,7 +58,7 @@ def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
     system, codec, dm, x = _setup(image_dirs)
     rsn_before = [p.clone() for p in system.rsn.parameters()]
     _, vcn_before = _real_loss(system, codec, x)
-    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5), dm)
     _, vcn_after = _real_loss(system, codec, x)
     assert vcn_after < vcn_before
     assert all(torch.equal(a, b) for a, b in zip(rsn_before, system.rsn.parameters()))
@@ -62,10 +66,10 @@ def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
 
 def test_end_to_end_moves_rsn_through_the_vcn(image_dirs):
     system, codec, dm, x = _setup(image_dirs)
-    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm, epochs=2)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5), dm, epochs=2)
     rsn_before = [p.clone() for p in system.rsn.parameters()]
     loss_before, _ = _real_loss(system, codec, x)
-    _fit(EndToEndStage(system, codec, RATES, lr=2e-4, warmup_steps=5), dm)
+    _fit(EndToEndStage(system, codec, RATES, lr=2e-4, scheduler=WARMUP5), dm)
     moved = sum((a - b).abs().sum().item() for a, b in zip(rsn_before, system.rsn.parameters()))
     assert moved > 0
     loss_after, _ = _real_loss(system, codec, x)
@@ -94,22 +98,22 @@ def test_rsn_gradient_reaches_only_the_rsn(image_dirs, rsn_gradient):
 
 def test_learning_rate_warms_up_then_decays_to_its_floor(image_dirs):
     system, codec, dm, _ = _setup(image_dirs)
-    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5, min_lr_ratio=0.1)
-    assert stage.lr_factor(0, 30) == pytest.approx(0.2)
-    assert stage.lr_factor(4, 30) == pytest.approx(1.0)
-    assert stage.lr_factor(29, 30) < stage.lr_factor(15, 30) < stage.lr_factor(5, 30)
+    stage = AutoencoderStage(system, codec, RATES, lr=1e-3, scheduler=partial(warmup_decay, warmup_steps=5, min_ratio=0.1))
+    factor = WarmupDecay(30, warmup_steps=5, min_ratio=0.1)
+    assert factor(0) == pytest.approx(0.2)
+    assert factor(4) == pytest.approx(1.0)
+    assert factor(29) < factor(15) < factor(5)
     _fit(stage, dm)  # 30 batches: the schedule ends at the floor
     assert stage.optimizers()[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1, rel=1e-3)
-    flat = AutoencoderStage(system, codec, RATES, lr=1e-3, warmup_steps=5, lr_schedule="constant")
-    assert flat.lr_factor(29, 30) == 1.0
-    with pytest.raises(ValueError, match="lr_schedule"):
-        AutoencoderStage(system, codec, RATES, lr_schedule="linear")
+    assert WarmupDecay(30, warmup_steps=5, decay="constant")(29) == 1.0
+    with pytest.raises(ValueError, match="decay"):
+        WarmupDecay(30, decay="linear")
 
 
 def test_rate_term_makes_the_rsn_cheaper_to_code(image_dirs):
     """With a rate weight the end-to-end stage moves Y towards fewer real JPEG bytes."""
     system, codec, dm, x = _setup(image_dirs)
-    _fit(ImitationStage(system, codec, RATES, lr=1e-3, warmup_steps=5), dm)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5), dm)
     state = {k: v.clone() for k, v in system.state_dict().items()}
 
     def real_bytes(s):
@@ -120,7 +124,7 @@ def test_rate_term_makes_the_rsn_cheaper_to_code(image_dirs):
     for weight in (0.0, 1.0):
         system.load_state_dict(state)
         pl.seed_everything(1)
-        _fit(EndToEndStage(system, codec, RATES, lr=1e-3, warmup_steps=5, y_weight=0.0, rate_weight=weight), dm)
+        _fit(EndToEndStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5, y_weight=0.0, rate_weight=weight), dm)
         sizes.append(real_bytes(system))
     assert sizes[1] < sizes[0]
     with pytest.raises(NotImplementedError, match="rate_weight=0"):

@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
-from vcnlit.eval.results import write_json
+from vcnlit.io import write_json
 
 log = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from vcnlit.codecs.byteio import ByteReader
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
@@ -114,24 +115,13 @@ def pack(header: Header, payload: bytes) -> bytes:
     return head + _U32.pack(zlib.crc32(head)) + _U32.pack(len(payload)) + _U32.pack(zlib.crc32(payload)) + payload
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise BitstreamError("header is corrupt (field overruns the header)")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def text(self) -> str:
-        raw = self.take(self.take(1)[0])
-        try:
-            s = raw.decode("ascii")
-        except UnicodeDecodeError:
-            raise BitstreamError("header is corrupt (non-ascii name)") from None
-        return s
+def _text(r: ByteReader) -> str:
+    """A u8-length-prefixed ascii name."""
+    raw = r.read(r.read(1)[0])
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise BitstreamError("header is corrupt (non-ascii name)") from None
 
 
 def unpack(data: bytes) -> tuple[Header, bytes]:
@@ -153,15 +143,15 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     (crc,) = _U32.unpack_from(data, end)
     if zlib.crc32(data[:end]) != crc:
         raise BitstreamError("header is corrupt (CRC mismatch)")
-    r = _Reader(data[_PRE.size : end])
-    mode, codec = r.text(), r.text()
-    channels, height, width, rate = _DIMS.unpack(r.take(_DIMS.size))
-    (plen,) = struct.unpack(">H", r.take(2))
+    r = ByteReader(data[_PRE.size : end], "header", "header is corrupt (field overruns the header)")
+    mode, codec = _text(r), _text(r)
+    channels, height, width, rate = _DIMS.unpack(r.read(_DIMS.size))
+    (plen,) = struct.unpack(">H", r.read(2))
     try:
-        params = json.loads(r.take(plen).decode("utf-8"), parse_constant=_no_constant)
+        params = json.loads(r.read(plen).decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise BitstreamError("header is corrupt (bad params)") from None
-    fingerprint = r.take(8)
+    fingerprint = r.read(8)
     if r.pos != len(r.data):
         raise BitstreamError("header is corrupt (unexpected header length)")
     header = Header(mode, codec, channels, height, width, rate, params, fingerprint)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vcnlit.codecs.dct import dct_bands
+from vcnlit.pixels import pad_to_multiple
 
 #: the JPEG standard's luminance quantisation table (ITU-T T.81, Annex K.1), row frequency down
 JPEG_LUMA_TABLE: tuple[tuple[int, ...], ...] = (
@@ -46,9 +46,7 @@ def dct_bits(y: Tensor, steps: Tensor) -> Tensor:
     block = math.isqrt(steps.shape[-1])
     if block * block != steps.shape[-1]:
         raise ValueError(f"expected block x block quantiser steps per image, got {steps.shape[-1]}")
-    ph, pw = (-y.shape[-2]) % block, (-y.shape[-1]) % block
-    if ph or pw:
-        y = F.pad(y, (0, pw, 0, ph), mode="replicate")
+    y = pad_to_multiple(y, block)
     c = dct_bands(y * 255.0 - 128.0, block)  # (B, C, n_blocks, block * block)
     s = steps.to(c).reshape(steps.shape[0], 1, 1, -1)
     return torch.log2(1.0 + (c / s).abs()).flatten(1).sum(1)

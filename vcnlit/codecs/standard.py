@@ -6,13 +6,13 @@ import io
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, features
 from torch import Tensor
 
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.rate_proxy import jpeg_quant_table
 from vcnlit.errors import ConfigError, check_choice
+from vcnlit.pixels import from_uint8, to_uint8
 
 #: Pillow format name and the (min, max) of each codec's rate knob
 _FORMATS: dict[str, tuple[str, float, float]] = {
@@ -21,19 +21,6 @@ _FORMATS: dict[str, tuple[str, float, float]] = {
     "webp": ("WEBP", 0, 100),
     "avif": ("AVIF", 0, 100),
 }
-
-
-def to_uint8(y: Tensor) -> np.ndarray:
-    """(C, H, W) float in [0, 1] -> (H, W) or (H, W, C) uint8, rounding to nearest."""
-    a = (y.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
-    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
-
-
-def from_uint8(a: np.ndarray) -> Tensor:
-    """(H, W) or (H, W, C) uint8 -> (C, H, W) float in [0, 1]."""
-    t = torch.from_numpy(np.asarray(a, dtype=np.uint8).copy())
-    t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
-    return t.float() / 255.0
 
 
 class StandardCodec(Codec):

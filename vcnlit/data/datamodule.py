@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from vcnlit.data.embedded import materialize
 from vcnlit.data.images import ImageError, list_images, load_image
 from vcnlit.errors import check_choice
+from vcnlit.pixels import pad_bottom_right
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,7 @@ class WholeImages(Dataset):
 
 
 def _pad_to(x: Tensor, size: int) -> Tensor:
-    ph, pw = max(0, size - x.shape[-2]), max(0, size - x.shape[-1])
-    if ph or pw:
-        x = F.pad(x.unsqueeze(0), (0, pw, 0, ph), mode="replicate").squeeze(0)
-    return x
+    return pad_bottom_right(x, size, size)
 
 
 class ImageDataModule(pl.LightningDataModule):

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vcnlit.io import atomic_path
+
 SPLITS: dict[str, tuple[str, ...]] = {
     "train": ("rocket", "brick", "grass", "gravel", "coins", "moon", "clock", "page", "text", "immunohistochemistry",
               "motorcycle_left", "motorcycle_right", "hubble_deep_field", "grace_hopper", "ascent", "aero", "china",
@@ -87,8 +89,7 @@ def materialize(root: str | Path) -> dict[str, Path]:
             if f.exists():
                 continue
             a = SOURCES.get(name, _skimage(name))()
-            tmp = f.with_suffix(".tmp")
-            Image.fromarray(a.astype(np.uint8)).save(tmp, format="PNG")
-            tmp.replace(f)
+            with atomic_path(f) as tmp:
+                Image.fromarray(a.astype(np.uint8)).save(tmp, format="PNG")
         out[split] = folder
     return out

@@ -11,8 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from vcnlit.codecs.container import check_size
-from vcnlit.codecs.standard import from_uint8, to_uint8
 from vcnlit.errors import ImageError
+from vcnlit.pixels import from_uint8, to_uint8
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import platform
 import subprocess
 import sys
@@ -55,26 +54,6 @@ def results_json(
         data["results_by_image"] = results_by_image
     data["meta"] = meta or {}
     return data
-
-
-def _clean(v: Any) -> Any:
-    """NaN is not JSON: write null instead."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
-def write_json(path: str | Path, data: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n")
-    tmp.replace(path)
-    return path
 
 
 #: CompressAI's published files name RGB metrics like this; we read them as the plain names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -19,6 +19,8 @@ from vcnlit.errors import ConfigError, NonFiniteLossError, check_choice
 from vcnlit.eval.metrics import psnr
 from vcnlit.nets import ResamplingSystem, resize
 from vcnlit.stages.losses import LOSSES, distance
+from vcnlit.stages.rng import ExactResume
+from vcnlit.stages.schedule import warmup_decay
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,15 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
-#: learning-rate schedules after the warm-up (``lr_schedule`` of every stage)
-LR_SCHEDULES = ("cosine", "constant")
+#: builds a network's optimizer from its parameters and the stage's ``lr``
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+#: builds an optimizer's per-batch scheduler from it and the stage's number of batches
+SchedulerFactory = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
 
 
 
 
-class Stage(pl.LightningModule):
+class Stage(ExactResume, pl.LightningModule):
     """A LightningModule that trains some networks of a :class:`ResamplingSystem` and freezes the rest.
 
     Subclasses set ``trains`` (names of the networks they update, one optimizer
@@ -53,6 +57,19 @@ class Stage(pl.LightningModule):
     are drawn per image from ``train_rates`` (uniformly, or with the relative frequencies
     ``train_rate_weights``: ``[[rate, weight], ...]``, 1 for rates not named), so one model serves the
     whole rate-distortion curve.
+
+    Args:
+        system: the networks; those not in ``trains`` are frozen.
+        codec: the real codec (no gradient).
+        train_rates: codec rates drawn for training images.
+        val_rate: the rate of the validation round trips (default: the middle training rate).
+        lr: learning rate of every trained network.
+        loss: the distance, one of :data:`vcnlit.stages.losses.LOSSES`.
+        y_weight: weight of the pull of Y towards :meth:`y_target` (0: off).
+        train_rate_weights: relative frequencies of the training rates (None: uniform).
+        optimizer: ``optimizer(params, lr=lr)`` builds each network's optimizer (default Adam).
+        scheduler: ``scheduler(optimizer, total_steps)`` builds its per-batch scheduler (default
+            :func:`vcnlit.stages.schedule.warmup_decay`).
     """
 
     trains: ClassVar[tuple[str, ...]] = ()
@@ -64,12 +81,11 @@ class Stage(pl.LightningModule):
         train_rates: list[float],
         val_rate: float | None = None,
         lr: float = 2e-4,
-        warmup_steps: int = 100,
         loss: str = "mse",
         y_weight: float = 0.0,
-        lr_schedule: str = "cosine",
-        min_lr_ratio: float = 0.02,
         train_rate_weights: RateWeights | None = None,
+        optimizer: OptimizerFactory = torch.optim.Adam,
+        scheduler: SchedulerFactory = warmup_decay,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -78,22 +94,17 @@ class Stage(pl.LightningModule):
         self.train_rates = [float(r) for r in train_rates]
         self.train_rate_weights = _rate_weights(train_rate_weights, self.train_rates)
         self.val_rate = float(val_rate) if val_rate is not None else self.train_rates[len(self.train_rates) // 2]
-        check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
         check_choice("loss", loss, LOSSES)
-        self.lr, self.warmup_steps, self.loss_kind, self.y_weight = lr, warmup_steps, loss, y_weight
-        self.lr_schedule, self.min_lr_ratio = lr_schedule, min_lr_ratio
-        self._rng = random.Random(0)
+        self.lr, self.loss_kind, self.y_weight = lr, loss, y_weight
+        self.make_optimizer, self.make_scheduler = optimizer, scheduler
+        self.rng = random.Random(0)
         self._plain_opts: list[torch.optim.Optimizer] | None = None
         for name in ("rsn", "idn", "vcn"):
             getattr(system, name).requires_grad_(name in self.trains)
 
     # -- helpers -------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
-        # draws of crops and codec rates follow the global seed (set per stage by the runner); each DDP
-        # process draws its own
-        if self.global_rank:
-            torch.manual_seed(torch.initial_seed() + 1000 * self.global_rank)
-        self._rng = random.Random(int(torch.initial_seed()) % (2**31))
+        self.seed_draws(self.global_rank)
         # oneDNN's convolutions take 12-18% less CPU per step on NHWC tensors (benchmarks/);
         # the system goes back to the default layout in on_fit_end
         self.system.to(memory_format=torch.channels_last)
@@ -101,36 +112,10 @@ class Stage(pl.LightningModule):
     def on_fit_end(self) -> None:
         self.system.to(memory_format=torch.contiguous_format)
 
-    # -- random state: a resumed stage draws exactly the crops and rates of an uninterrupted one ---
-    # Crops come from the global torch generator and rates from ``_rng``; both are saved with every
-    # checkpoint. Loader iterators and validation must not draw from the global generator in
-    # between (their number differs after a restart): the train loader gets its own generator and
-    # validation gives the global state back.
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["vcnlit_rng"] = {"torch": torch.get_rng_state(), "stage": self._rng.getstate()}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._resume_rng = checkpoint.get("vcnlit_rng")
-
-    def on_train_start(self) -> None:
-        loader = self.trainer.train_dataloader
-        if isinstance(loader, torch.utils.data.DataLoader):
-            loader.generator = torch.Generator().manual_seed(torch.initial_seed())
-        state = getattr(self, "_resume_rng", None)
-        if state is not None:
-            torch.set_rng_state(state["torch"])
-            self._rng.setstate(state["stage"])
-            self._resume_rng = None
-        self._rng_before_val = torch.get_rng_state()
-
-    def on_validation_end(self) -> None:
-        if not self.trainer.sanity_checking and getattr(self, "_rng_before_val", None) is not None:
-            torch.set_rng_state(self._rng_before_val)
-
     def sample_rates(self, n: int) -> list[float]:
         if self.train_rate_weights is None:
-            return [self._rng.choice(self.train_rates) for _ in range(n)]
-        return self._rng.choices(self.train_rates, weights=self.train_rate_weights, k=n)
+            return [self.rng.choice(self.train_rates) for _ in range(n)]
+        return self.rng.choices(self.train_rates, weights=self.train_rate_weights, k=n)
 
     def dist(self, a: Tensor, b: Tensor) -> Tensor:
         return distance(a, b, self.loss_kind)
@@ -200,26 +185,10 @@ class Stage(pl.LightningModule):
         self.log_dict({f"{self.name}/{k}": v for k, v in losses.items()}, prog_bar=True)
         return next(iter(losses.values()))
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self._rng_before_val = torch.get_rng_state()  # validation after this batch gives it back
-
-    def lr_factor(self, step: int, total: int) -> float:
-        """Learning-rate multiplier at batch ``step`` of ``total``: linear warm-up, then constant or a
-        cosine decay to ``min_lr_ratio``."""
-        warm = min(1.0, (step + 1) / max(1, self.warmup_steps))
-        if self.lr_schedule == "constant" or total <= self.warmup_steps:
-            return warm
-        t = min(1.0, max(0.0, (step - self.warmup_steps) / (total - self.warmup_steps)))
-        return warm * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
-
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 0
-        opts, scheds = [], []
-        for name in self.trains:
-            opt = torch.optim.Adam(getattr(self.system, name).parameters(), lr=self.lr)
-            opts.append(opt)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: self.lr_factor(step, total))
-            scheds.append({"scheduler": sched, "interval": "step"})
+        opts = [self.make_optimizer(getattr(self.system, name).parameters(), lr=self.lr) for name in self.trains]
+        scheds = [{"scheduler": self.make_scheduler(opt, total), "interval": "step"} for opt in opts]
         return opts, scheds
 
     # -- validation: real codec, real bytes ------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Run-directory bookkeeping: start, resume or refuse a run in a folder.
+
+A run directory holds ``run.json`` (experiment, seed, status, W&B run id), one folder per
+stage under ``stages/`` (``last.ckpt`` while it trains, ``done.pt`` once it finished), then
+``model.ckpt`` and the evaluation files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from vcnlit.errors import RunDirError
+from vcnlit.io import write_json
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"  # marks a vcnlit run directory
+#: what overwrite=true removes (and baseline_*.json)
+OUTPUTS = ("model.ckpt", "rd.json", "rd.png", "stages", "rd")
+
+
+def read_marker(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ``run.json``, or None in a folder that holds no vcnlit run."""
+    marker = run_dir / RUN_FILE
+    return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def write_marker(run_dir: Path, marker: dict[str, Any]) -> None:
+    """Write ``run.json`` atomically."""
+    write_json(run_dir / RUN_FILE, marker)
+
+
+def _foreign_files(run_dir: Path) -> list[str]:
+    """Entries that neither Hydra (``.hydra/``, ``*.log``) nor vcnlit put there."""
+    if not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".") and p.suffix != ".log")
+
+
+def _remove_outputs(run_dir: Path) -> None:
+    for name in OUTPUTS:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    for path in run_dir.glob("baseline_*.json"):
+        path.unlink()
+
+
+def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
+    """Start or resume a run in ``run_dir``.
+
+    Refuses a finished run, another experiment's or seed's run, and a folder holding other
+    files, unless ``overwrite=true`` (which deletes this run's outputs and starts anew).
+
+    Args:
+        run_dir: the run directory (Hydra's ``hydra.run.dir``).
+        cfg: the run's config (``experiment_name``, ``seed``, ``overwrite``).
+
+    Returns:
+        The run's ``run.json``, written with status ``running``.
+
+    Raises:
+        RunDirError: the folder cannot take this run.
+    """
+    prev = read_marker(run_dir)
+    if cfg.overwrite:
+        _remove_outputs(run_dir)
+        prev = None
+    elif prev is None and (foreign := _foreign_files(run_dir)):
+        raise RunDirError(
+            f"{run_dir} is not empty and holds no vcnlit run ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose another hydra.run.dir or add overwrite=true"
+        )
+    elif prev is not None:
+        if prev.get("experiment") != cfg.experiment_name or prev.get("seed") != int(cfg.seed):
+            raise RunDirError(
+                f"{run_dir} holds a run of experiment {prev.get('experiment')!r} with seed {prev.get('seed')}, "
+                f"not {cfg.experiment_name!r} with seed {cfg.seed}; choose another hydra.run.dir or add overwrite=true"
+            )
+        if prev.get("status") == "finished" or ((run_dir / "model.ckpt").exists() and (run_dir / "rd.json").exists()):
+            raise RunDirError(
+                f"{run_dir} already holds a finished run (model.ckpt, rd.json); "
+                "choose another hydra.run.dir or add overwrite=true to train again"
+            )
+        log.info("resuming the run in %s", run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # W&B accepts [a-z0-9] ids; persisted so that a resumed run logs to the same W&B run
+    run_id = os.environ.get("WANDB_RUN_ID") or (prev or {}).get("wandb_id") or secrets.token_hex(4)
+    marker = {"experiment": cfg.experiment_name, "seed": int(cfg.seed), "status": "running", "wandb_id": run_id}
+    write_marker(run_dir, marker)
+    return marker
