@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
-from vcnlit.errors import USER_ERROR_EXIT, exit_on_user_error
+from vcnlit.errors import USER_ERROR_EXIT, exit_on_user_error, one_line
 from vcnlit.io import write_bytes
 
 #: streams are read whole; anything larger is not one of ours
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print(f"{prog}: error: out of memory; try a smaller --tile-size", file=sys.stderr)
         return USER_ERROR_EXIT
+    except Exception as e:  # a bug: still one line for the user, the traceback on request
+        if os.environ.get("VCNLIT_DEBUG"):
+            raise
+        print(f"{prog}: unexpected {type(e).__name__}: {one_line(e)[:200]} (set VCNLIT_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

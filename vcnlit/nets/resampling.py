@@ -1,7 +1,7 @@
 """The three networks of the method: re-sampling (RSN), image decoder (IDN), virtual codec (VCN).
 
 Plain ``nn.Module``s: they know nothing of codecs, bitstreams or training.
-Layer shapes follow the paper (PAPER.md); the residual skip connections,
+Layer shapes follow the paper (docs/paper.md); the residual skip connections,
 rate conditioning and initialisation are our choices, all switchable.
 """
 
