@@ -20,6 +20,15 @@ def psnr(x_hat: Tensor, x: Tensor) -> Tensor:
     return (10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0)
 
 
+def psnr_y(x_hat: Tensor, x: Tensor) -> Tensor:
+    """PSNR in dB on the luma (ITU-R BT.601 Y, full range) of each RGB image, after 8-bit rounding."""
+    from kornia.color import rgb_to_ycbcr  # kornia takes half a second to import: only when needed
+
+    y_hat, y = (rgb_to_ycbcr(quantize8(t))[:, :1] for t in (x_hat, x))
+    mse = (y_hat - y).pow(2).flatten(1).mean(1)
+    return (10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0)
+
+
 def _win(x: Tensor) -> int:
     w = min(11, min(x.shape[-2:]))
     return w if w % 2 == 1 else w - 1

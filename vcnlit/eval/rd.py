@@ -10,7 +10,7 @@ from torch import Tensor
 
 from vcnlit.codecs import Codec
 from vcnlit.compressor import Compressor
-from vcnlit.eval.metrics import bpp, mean, ms_ssim_per_image, psnr, ssim_per_image
+from vcnlit.eval.metrics import bpp, mean, ms_ssim_per_image, psnr, psnr_y, ssim_per_image
 
 #: codes one (1, C, H, W) image at one rate: (restored image, bytes of the real bitstream)
 CodeFn = Callable[[Tensor, float], tuple[Tensor, int]]
@@ -48,11 +48,15 @@ def rd_curve(
 
     Returns ``(results, results_by_image)`` in CompressAI's layout: ``results`` maps
     ``bpp``, ``psnr``, ``ssim``, ``ms-ssim`` and ``rate_key`` to one value per rate
-    point (each metric computed per image, then averaged over images).
+    point (each metric computed per image, then averaged over images). RGB images also get
+    ``psnr-y`` (PSNR on luma) and CompressAI's ``psnr-rgb`` / ``ms-ssim-rgb`` keys (the same values
+    as ``psnr`` / ``ms-ssim``), so CompressAI's plotting reads the files unchanged.
     """
     if not images:
         raise ValueError("no images to evaluate")
-    by_image: dict[str, dict[str, list[float]]] = {n: {m: [] for m in METRICS} for n, _ in images}
+    rgb = all(x.shape[-3] == 3 for _, x in images)
+    metrics = (*METRICS, "psnr-y") if rgb else METRICS
+    by_image: dict[str, dict[str, list[float]]] = {n: {m: [] for m in metrics} for n, _ in images}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(label, total=len(images) * len(rate_points))
         for rate in rate_points:
@@ -64,9 +68,13 @@ def rd_curve(
                 row["psnr"].append(float(psnr(x_hat, xb)[0]))
                 row["ssim"].append(float(ssim_per_image(x_hat, xb)[0]))
                 row["ms-ssim"].append(float(ms_ssim_per_image(x_hat, xb)[0]))
+                if rgb:
+                    row["psnr-y"].append(float(psnr_y(x_hat, xb)[0]))
                 bar.advance(task)
     results: dict[str, list[float]] = {
-        m: [mean([by_image[n][m][i] for n in by_image]) for i in range(len(rate_points))] for m in METRICS
+        m: [mean([by_image[n][m][i] for n in by_image]) for i in range(len(rate_points))] for m in metrics
     }
+    if rgb:
+        results.update({f"{m}-rgb": results[m] for m in ("psnr", "ms-ssim")})
     results[rate_key] = [float(r) for r in rate_points]
     return results, by_image
