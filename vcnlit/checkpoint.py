@@ -35,6 +35,13 @@ class LoadedModel:
     #: the run's ``eval.tile_size`` (None: no tiling); the Compressor's default when the run did not set it
     tile_size: int | None = DEFAULT_TILE_SIZE
 
+    @property
+    def rate_points(self) -> list[float]:
+        """The rate points the model was trained for (``eval.rate_points`` of its run; [] if unrecorded)."""
+        cfg = self.meta.get("config")
+        points = (cfg.get("eval") or {}).get("rate_points") if isinstance(cfg, dict) else None
+        return [float(r) for r in points] if isinstance(points, list) else []
+
 
 def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experiment: str,
                meta: dict[str, Any] | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""``vcnlit compress`` / ``vcnlit decompress``: a trained model as a codec for files."""
+"""``vcnlit compress`` / ``decompress`` / ``models``: a trained model (from the zoo or a run) as a codec for files."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import os
 import sys
 from pathlib import Path
 
-from vcnlit.errors import USER_ERROR_EXIT, exit_on_user_error, one_line
+from vcnlit.errors import (
+    USER_ERROR_EXIT,
+    CheckpointError,
+    ConfigError,
+    exit_on_user_error,
+    one_line,
+)
 from vcnlit.io import write_bytes
 
 #: streams are read whole; anything larger is not one of ours
 MAX_STREAM_BYTES = 1 << 30
+
+log = logging.getLogger("vcnlit")
 
 
 def _check_output(path: Path, force: bool) -> None:
@@ -31,44 +39,106 @@ def _write(path: Path, data: bytes, force: bool) -> None:
     write_bytes(path, data)
 
 
-def _load(args: argparse.Namespace):
+def _load(model: str | None, tile_size: int | None):
+    """The model (a zoo name, a model.ckpt, or None: the default zoo model) and its Compressor."""
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
+    from vcnlit.zoo import resolve
 
-    m = load_model(args.model)
-    tile = m.tile_size if args.tile_size is None else args.tile_size
+    m = load_model(resolve(model))
+    tile = m.tile_size if tile_size is None else tile_size
     return m, Compressor(m.system, m.codec, tile_size=tile)
+
+
+def _rate(model, rate: float | None) -> float:
+    """The rate to code at: ``--rate``, or the model's codec rate when it was trained for it, else the
+    middle trained rate point. A rate outside the trained range is a :class:`ConfigError`."""
+    trained = sorted(float(r) for r in model.rate_points)
+    key = model.codec.rate_key
+    if rate is None:
+        own = float(model.codec.rate)
+        return own if not trained or own in trained else trained[len(trained) // 2]
+    if trained and not trained[0] <= rate <= trained[-1]:
+        raise ConfigError(f"--rate {rate:g} is outside the {key} range this model was trained for "
+                          f"({', '.join(f'{r:g}' for r in trained)})")
+    if trained and rate not in trained:
+        log.warning("--rate %g is not one of the model's trained %s points (%s): it interpolates between them",
+                    rate, key, ", ".join(f"{r:g}" for r in trained))
+    return rate
 
 
 def compress(args: argparse.Namespace) -> None:
     from vcnlit.data import load_image
+    from vcnlit.data.images import is_colour
     from vcnlit.eval.metrics import bpp
 
     out = Path(args.output)
     _check_output(out, args.force)
-    model, comp = _load(args)
+    model, comp = _load(args.model, args.tile_size)
+    rate = _rate(model, args.rate)
+    if model.system.channels == 1 and is_colour(args.input):
+        log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
+                    "(a colour model: --model scic_lowres_rgb)", args.input, model.experiment)
     x = load_image(args.input, model.system.channels)
-    rate = model.codec.rate if args.rate is None else args.rate
     data = comp.compress(x, rate)
     _write(out, data, args.force)
     h, w = x.shape[-2:]
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp "
-          f"({w}x{h}, {x.shape[0]} channel(s), {model.codec.name} {model.codec.rate_key}={rate:g})")
+          f"({w}x{h}, {x.shape[0]} channel(s), {model.experiment}, {model.codec.name} {model.codec.rate_key}={rate:g})")
+
+
+def _stream_model(data: bytes) -> str:
+    """The zoo model that made a stream (its header's fingerprint), for a decompress without --model."""
+    from vcnlit.codecs import unpack
+    from vcnlit.zoo import find_by_fingerprint
+
+    header, _ = unpack(data)
+    found = find_by_fingerprint(header.fingerprint)
+    if found is None:
+        raise CheckpointError(f"this stream was made by a model outside the zoo (fingerprint "
+                              f"{header.fingerprint.hex()}); give its model.ckpt with --model PATH")
+    return found.name
 
 
 def decompress(args: argparse.Namespace) -> None:
-    from vcnlit.data import encode_png
+    from vcnlit.data.images import encode_image, image_format
 
     src, out = Path(args.input), Path(args.output)
     _check_output(out, args.force)
+    suffix = image_format(out)
     if not src.is_file():
         raise FileNotFoundError(f"{src} not found")
     if src.stat().st_size > MAX_STREAM_BYTES:
         raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
-    _, comp = _load(args)
-    x = comp.decompress(src.read_bytes())
-    _write(out, encode_png(x), args.force)
+    data = src.read_bytes()
+    _, comp = _load(args.model or _stream_model(data), args.tile_size)
+    x = comp.decompress(data)
+    _write(out, encode_image(x, suffix), args.force)
     print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
+
+
+def models(args: argparse.Namespace) -> None:
+    """Print the zoo: name, channels, codec, rate range, size and BD-rate against JPEG."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vcnlit.zoo import DEFAULT_MODEL, entries
+
+    zoo = entries()
+    if not zoo:
+        print("the zoo is empty (python -m vcnlit.zoo.build NAME adds a model)")
+        return
+    table = Table(title="vcnlit model zoo (BD-rate: PSNR vs Huffman-optimised JPEG, embedded test images)")
+    for col in ("name", "channels", "codec", "rate points", "size", "BD-rate vs JPEG"):
+        table.add_column(col, justify="left" if col in ("name", "codec") else "right")
+    for name, m in zoo.items():
+        i = m.info
+        rates = ", ".join(f"{r:g}" for r in i["rate_points"])
+        bd = i.get("bd_rate_vs_jpeg")
+        table.add_row(name + (" (default)" if name == DEFAULT_MODEL else ""), str(i["channels"]),
+                      f"{i['codec']['format']} ({i['rate_key']})", rates, f"{m.path.stat().st_size / 1e6:.1f} MB",
+                      "n/a" if bd is None else f"{bd:+.1f} %")
+    Console().print(table)
 
 
 def _tile_size(v: str) -> int:
@@ -91,17 +161,23 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compress", help="image -> .vcn bitstream")
     c.add_argument("input")
     c.add_argument("output")
-    c.add_argument("--model", required=True, help="model.ckpt of a training run")
+    c.add_argument("--model", default=None,
+                   help="a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: scic_lowres_rgb")
     c.add_argument("--rate", type=float, default=None,
-                   help="codec quality (SCIC) or step size (DNNC); default: the model's")
+                   help="codec quality (SCIC) or step size (DNNC), within the model's trained range; "
+                        "default: the model's")
     _common(c)
     c.set_defaults(func=compress)
-    d = sub.add_parser("decompress", help=".vcn bitstream -> PNG")
+    d = sub.add_parser("decompress", help=".vcn bitstream -> image (PNG, TIFF, BMP, PPM/PGM or lossless WebP, "
+                                                         "by the output's extension)")
     d.add_argument("input")
     d.add_argument("output")
-    d.add_argument("--model", required=True, help="the model.ckpt that compressed the file")
+    d.add_argument("--model", default=None,
+                   help="the model that compressed the file; not needed for a stream made by a zoo model")
     _common(d)
     d.set_defaults(func=decompress)
+    m = sub.add_parser("models", help="list the model zoo")
+    m.set_defaults(func=models, output=None)
     return p
 
 

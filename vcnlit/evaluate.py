@@ -1,4 +1,4 @@
-"""Evaluate a trained model on a folder of images: ``python -m vcnlit.evaluate ckpt_path=PATH data.test_dir=DIR``.
+"""Evaluate a trained model on a folder of images: ``python -m vcnlit.evaluate ckpt_path=PATH|model=NAME data.test_dir=DIR``.
 
 Writes ``rd.json`` (CompressAI's results layout) into the Hydra run directory,
 plus the plain-codec baseline on the same images and an RD plot.
@@ -66,12 +66,22 @@ def test_images(cfg: DictConfig, channels: int) -> list[tuple[str, Tensor]]:
     return images[: cfg.data.max_eval_images] if cfg.data.max_eval_images else images
 
 
-def _rate_points(cfg: DictConfig, loaded_meta: dict) -> None:
+def _rate_points(cfg: DictConfig, trained: list[float]) -> None:
     if cfg.eval.rate_points is None:
-        trained = (loaded_meta.get("config") or {}).get("eval", {}).get("rate_points")
         if not trained:
             raise ConfigError("set eval.rate_points=[...]: the model file does not record its rate points")
         cfg.eval.rate_points = trained
+
+
+def model_path(cfg: DictConfig) -> Path:
+    """The model to evaluate: ``ckpt_path=PATH`` (a run's model.ckpt) or ``model=NAME`` (a zoo model)."""
+    from vcnlit.zoo import resolve
+
+    if (cfg.get("ckpt_path") is None) == (cfg.get("model") is None):
+        raise ConfigError("give one of ckpt_path=PATH (a run's model.ckpt) or model=NAME (a zoo model: vcnlit models)")
+    if cfg.get("ckpt_path") is not None:
+        return Path(cfg.ckpt_path)
+    return resolve(str(cfg.model))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
@@ -81,8 +91,8 @@ def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         ensemble = cfg.get("self_ensemble")
         check_choice("self_ensemble", ensemble, (*ENSEMBLE_SIZES, None))
-        model = load_model(cfg.ckpt_path)
-        _rate_points(cfg, model.meta)
+        model = load_model(model_path(cfg))
+        _rate_points(cfg, model.rate_points)
         if ensemble is not None:
             model.system.set_self_ensemble(int(ensemble))
         images = test_images(cfg, model.system.channels)

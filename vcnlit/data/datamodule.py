@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from vcnlit.data.embedded import materialize
-from vcnlit.data.images import ImageError, list_images, load_image
+from vcnlit.data.images import ImageError, is_colour, list_images, load_image
 from vcnlit.errors import check_choice
 from vcnlit.pixels import pad_bottom_right
 
@@ -33,7 +33,7 @@ def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str =
     files = list_images(folder, key)
     for f in files:
         try:
-            out.append((f.name, load_image(f, channels)))
+            out.append((f.name, load_image(f, channels, warn_gray=False)))
         except ImageError as e:
             if on_bad_image == "error":
                 raise
@@ -41,6 +41,10 @@ def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str =
     if not out:
         raise ImageError(f"none of the {len(files)} image file(s) in {key}={folder} is readable "
                          f"(first: {bad[0]}); set {key}=<folder of images>")
+    gray = [f.name for f in files if channels == 3 and not is_colour(f)]
+    if gray:
+        log.info("%d of %d images in %s are grayscale (an RGB model reads their plane as R, G and B): %s",
+                 len(gray), len(files), key, ", ".join(gray))
     if bad:
         log.warning("skipped %d unreadable image(s) of %d in %s:\n  %s", len(bad), len(files), folder,
                     "\n  ".join(bad))

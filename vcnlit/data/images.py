@@ -46,7 +46,20 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.nan_to_num(a) / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
-def _to_mode(im: Image.Image, channels: int, path: Path) -> Image.Image:
+def _is_gray(im: Image.Image) -> bool:
+    return im.mode in ("L", "LA", "1", "I", "F") or im.mode.startswith("I;16")
+
+
+def is_colour(path: str | Path) -> bool:
+    """Whether an image file holds colour (read from its header; False for anything unreadable)."""
+    try:
+        with Image.open(path) as im:
+            return not _is_gray(im)
+    except Exception:
+        return False
+
+
+def _to_mode(im: Image.Image, channels: int, path: Path, warn_gray: bool = True) -> Image.Image:
     """Any Pillow mode -> L or RGB: EXIF rotation applied, 16-bit scaled to 8-bit, alpha dropped
     (with a warning), palette and CMYK converted."""
     im = ImageOps.exif_transpose(im)
@@ -60,13 +73,16 @@ def _to_mode(im: Image.Image, channels: int, path: Path) -> Image.Image:
         im = im.convert("L" if gray else "RGB")  # P, CMYK, YCbCr, LAB, HSV, 1
     if channels == 1:
         return im.convert("L")
-    if gray:
+    if gray and warn_gray:
         log.warning("%s is grayscale; an RGB model receives it with the gray plane copied to R, G and B", path)
     return im.convert("RGB")
 
 
-def load_image(path: str | Path, channels: int = 3) -> Tensor:
+def load_image(path: str | Path, channels: int = 3, warn_gray: bool = True) -> Tensor:
     """Read one image as a (C, H, W) float tensor in [0, 1]; RGB images become luma for ``channels=1``.
+
+    A grayscale image read for ``channels=3`` has its plane copied to R, G and B (with a warning
+    unless ``warn_gray`` is False).
 
     Any failure (missing, not an image, truncated, corrupt, larger than ``MAX_SAMPLES``) is an
     :class:`ImageError` whose one-line message names the file. The size is checked from the
@@ -78,7 +94,7 @@ def load_image(path: str | Path, channels: int = 3) -> Tensor:
             w, h = im.size
             check_size((channels, h, w), ImageError)
             im.load()
-            im = _to_mode(im, channels, path)
+            im = _to_mode(im, channels, path, warn_gray)
     except FileNotFoundError:
         raise ImageError(f"image not found: {path}") from None
     except ImageError as e:
@@ -90,11 +106,41 @@ def load_image(path: str | Path, channels: int = 3) -> Tensor:
     return from_uint8(np.asarray(im, dtype=np.uint8))
 
 
+#: file extensions that hold a decoded image without loss, and Pillow's format (and options) for each
+LOSSLESS_FORMATS: dict[str, tuple[str, dict]] = {
+    ".png": ("PNG", {}), ".tif": ("TIFF", {}), ".tiff": ("TIFF", {}), ".bmp": ("BMP", {}),
+    ".ppm": ("PPM", {}), ".pgm": ("PPM", {}), ".pnm": ("PPM", {}), ".webp": ("WEBP", {"lossless": True}),
+}
+
+
+def image_format(path: str | Path) -> str:
+    """The lossless format an output file's extension asks for; other extensions are an :class:`ImageError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in LOSSLESS_FORMATS:
+        raise ImageError(f"{path}: a decoded image is written losslessly, and {suffix or 'no extension'} cannot "
+                         f"hold it that way; use one of {', '.join(LOSSLESS_FORMATS)}")
+    return suffix
+
+
+def encode_image(x: Tensor, suffix: str = ".png") -> bytes:
+    """A (C, H, W) tensor in [0, 1] as the bytes of an 8-bit lossless image file (deterministic).
+
+    Args:
+        x: the image.
+        suffix: a key of :data:`LOSSLESS_FORMATS` (``.png`` by default).
+    """
+    fmt, options = LOSSLESS_FORMATS[suffix]
+    a = to_uint8(x)
+    if fmt == "PPM" and suffix == ".pgm" and a.ndim == 3:
+        raise ImageError("a .pgm file holds grayscale only; use .ppm or .png for a colour image")
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
 def encode_png(x: Tensor) -> bytes:
     """A (C, H, W) tensor in [0, 1] as 8-bit PNG bytes (deterministic)."""
-    buf = io.BytesIO()
-    Image.fromarray(to_uint8(x)).save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_image(x, ".png")
 
 
 def save_image(x: Tensor, path: str | Path) -> None:

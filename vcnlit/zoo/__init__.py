@@ -1,0 +1,66 @@
+"""The model zoo: trained models that ship inside the package, found by name.
+
+Each model is a ``model.ckpt`` (``<name>.ckpt`` beside this file) and an entry of ``index.json``
+that records how it was made (command, config, seed, commit, versions, training data, time) and
+its results on the embedded test images. ``python -m vcnlit.zoo.build NAME`` trains and adds one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vcnlit.errors import CheckpointError
+
+ZOO_DIR = Path(__file__).resolve().parent
+INDEX = ZOO_DIR / "index.json"
+#: the model ``vcnlit compress`` uses when none is named: colour photos are the common case
+DEFAULT_MODEL = "scic_lowres_rgb"
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """One zoo entry.
+
+    Attributes:
+        name: the model's name (``vcnlit compress --model NAME``).
+        path: its model file.
+        info: its ``index.json`` entry (channels, codec, rate points, fingerprint, provenance, results).
+    """
+
+    name: str
+    path: Path
+    info: dict[str, Any]
+
+
+def entries() -> dict[str, ZooModel]:
+    """Every model of the zoo by name (empty when none has been added)."""
+    if not INDEX.is_file():
+        return {}
+    index = json.loads(INDEX.read_text())
+    return {name: ZooModel(name, ZOO_DIR / info["file"], info) for name, info in sorted(index.items())}
+
+
+def resolve(model: str | Path | None) -> Path:
+    """The model file for ``--model``: a path to a ``model.ckpt``, a zoo name, or None for the default.
+
+    Raises:
+        CheckpointError: neither an existing file nor a zoo name.
+    """
+    zoo = entries()
+    name = DEFAULT_MODEL if model is None else str(model)
+    if model is not None and Path(name).is_file():
+        return Path(name)
+    if name in zoo and zoo[name].path.is_file():
+        return zoo[name].path
+    known = ", ".join(zoo) or "none installed"
+    if model is None:
+        raise CheckpointError(f"the default model {DEFAULT_MODEL!r} is not in the zoo ({known}); give --model")
+    raise CheckpointError(f"--model {name}: no such file, and not a zoo model ({known}; `vcnlit models` lists them)")
+
+
+def find_by_fingerprint(fingerprint: bytes) -> ZooModel | None:
+    """The zoo model whose decoder made a stream with this header fingerprint, if any."""
+    return next((m for m in entries().values() if m.info.get("fingerprint") == fingerprint.hex()), None)

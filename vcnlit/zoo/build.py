@@ -1,0 +1,123 @@
+"""Train zoo models and add them to the zoo: ``python -m vcnlit.zoo.build NAME [NAME ...] [-- OVERRIDES]``.
+
+Each NAME is an experiment (``conf/experiment/NAME.yaml``). Its run goes to ``RUNS/NAME``
+(``experiments/runs/zoo`` by default; an unfinished run resumes, a finished one is reused), then the
+model file is copied to ``vcnlit/zoo/NAME.ckpt`` and ``index.json`` records how it was made and its
+results on the embedded test images (the run's own evaluation), with its BD-rate against the
+Huffman-optimised JPEG of the same settings that the run evaluated beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vcnlit.errors import RunDirError, exit_on_user_error
+from vcnlit.io import write_json
+from vcnlit.zoo import INDEX, ZOO_DIR
+
+#: zoo model files stay small enough to ship in the package
+MAX_MODEL_BYTES = 5_000_000
+
+
+def _machine() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+    except Exception:
+        pass
+    return f"CPU: {os.cpu_count()} cores ({platform.processor() or platform.machine()})"
+
+
+def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
+    """Train (or resume) the run; returns its wall time in seconds, or None when it was already finished."""
+    if (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file():
+        return None
+    cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={name}", f"hydra.run.dir={run_dir}", *overrides]
+    print("training:", " ".join(cmd[1:]), flush=True)
+    start = time.monotonic()
+    if subprocess.run(cmd).returncode != 0:
+        raise RunDirError(f"training {name} failed; see {run_dir / 'run.log'} (the same command resumes it)")
+    return time.monotonic() - start
+
+
+def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | None) -> dict[str, Any]:
+    """The zoo entry of a finished run (its model file already copied into the zoo)."""
+    from vcnlit.checkpoint import load_model
+    from vcnlit.codecs.registry import codec_spec
+    from vcnlit.compressor import Compressor
+    from vcnlit.eval.bd import bd
+    from vcnlit.eval.results import provenance, read_json
+
+    model = load_model(ZOO_DIR / f"{name}.ckpt")
+    rd = read_json(run_dir / "rd.json")
+    base_file = next(iter(sorted(run_dir.glob("baseline_*.json"))))
+    base = read_json(base_file)
+    config = model.meta.get("config") or {}
+    data = config.get("data") or {}
+    previous = (json.loads(INDEX.read_text()) if INDEX.is_file() else {}).get(name, {})
+    return {
+        "file": f"{name}.ckpt",
+        "experiment": model.experiment,
+        "channels": model.system.channels,
+        "codec": codec_spec(model.codec),
+        "rate_key": model.codec.rate_key,
+        "rate_points": model.rate_points,
+        "fingerprint": Compressor(model.system, model.codec).fingerprint.hex(),
+        "bd_rate_vs_jpeg": bd(base["results"], rd["results"], "psnr").bd_rate,
+        "bd_anchor": f"{base['name']} ({base_file.name}: the same encoder settings, Huffman-optimised)",
+        "results": rd["results"],
+        "results_by_image": rd.get("results_by_image"),
+        "test_images": rd["meta"].get("images"),
+        "command": f"python -m vcnlit.run +experiment={name} " + " ".join(overrides),
+        "seed": model.meta.get("seed"),
+        "training_data": data.get("train_dir") or "embedded training split (vcnlit/data/embedded.py SPLITS['train'])",
+        "train_seconds": round(seconds, 1) if seconds is not None else previous.get("train_seconds"),
+        "machine": previous.get("machine") if seconds is None else _machine(),
+        "trained_at_commit": rd["meta"].get("git_commit"),
+        "config": config,
+        **{k: v for k, v in provenance().items() if k in ("versions",)},
+    }
+
+
+def add(name: str, runs_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:
+    """Train ``name`` if needed, copy its model into the zoo and record it in ``index.json``."""
+    run_dir = runs_dir / name
+    seconds = train(name, run_dir, overrides)
+    size = (run_dir / "model.ckpt").stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise RunDirError(f"{name}: model file of {size / 1e6:.1f} MB is over the zoo's {MAX_MODEL_BYTES / 1e6:.0f} MB")
+    shutil.copyfile(run_dir / "model.ckpt", ZOO_DIR / f"{name}.ckpt")
+    info = entry(name, run_dir, overrides, seconds)
+    index = json.loads(INDEX.read_text()) if INDEX.is_file() else {}
+    index[name] = info
+    write_json(INDEX, dict(sorted(index.items())))
+    print(f"{name}: added to the zoo ({size / 1e6:.2f} MB, BD-rate vs JPEG {info['bd_rate_vs_jpeg']:+.1f} %)")
+    return info
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m vcnlit.zoo.build", description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="+", help="experiments to train and add (e.g. scic_lowres_rgb)")
+    p.add_argument("--runs-dir", type=Path, default=Path("experiments/runs/zoo"), help="where the runs go")
+    p.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides for every run")
+    args = p.parse_args(argv)
+    with exit_on_user_error():
+        for name in args.names:
+            add(name, args.runs_dir.resolve(), args.overrides)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
