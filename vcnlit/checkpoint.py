@@ -28,6 +28,8 @@ VERSION = 1
 
 @dataclass
 class LoadedModel:
+    """A model file's contents, rebuilt: what :func:`load_model` returns."""
+
     system: ResamplingSystem
     codec: Codec
     experiment: str
@@ -45,6 +47,18 @@ class LoadedModel:
 
 def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experiment: str,
                meta: dict[str, Any] | None = None) -> Path:
+    """Write a self-describing model file (atomically): weights, hyperparameters, codec, experiment.
+
+    Args:
+        path: the file to write (``model.ckpt``).
+        system: the trained networks.
+        codec: the codec the model was trained with (rebuilt from its spec on load).
+        experiment: the experiment's name.
+        meta: plain values to keep with it (seed, resolved config).
+
+    Returns:
+        ``path``.
+    """
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -58,6 +72,19 @@ def save_model(path: str | Path, system: ResamplingSystem, codec: Codec, experim
 
 
 def load_model(path: str | Path, expect_experiment: str | None = None) -> LoadedModel:
+    """Load a model file safely (``torch.load(weights_only=True)``: tensors and plain values only).
+
+    Args:
+        path: a ``model.ckpt`` written by :func:`save_model`.
+        expect_experiment: refuse a model of any other experiment.
+
+    Returns:
+        The networks (in eval mode), the codec, the experiment's name and the recorded metadata.
+
+    Raises:
+        CheckpointError: missing, corrupt, not a vcnlit model, another version or experiment, or
+            weights that do not fit the architecture the file names.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")

@@ -64,9 +64,20 @@ class Compressor:
     """RSN -> codec -> IDN, padded to the sizes the networks and codec need, framed in the vcnlit container.
 
     ``tile_size`` (image pixels, at least ``MIN_TILE_SIZE``, rounded up to a multiple of the
-    re-sampling scale; 0 or None: whole images) bounds memory on large images: the RSN and IDN run tile by tile with a halo of their
-    receptive radius, the codec codes the whole ``Y``. The bitstream does not depend on it beyond
-    float rounding.
+    re-sampling scale; 0 or None: whole images) bounds memory on large images: the RSN and IDN run
+    tile by tile with a halo of their receptive radius, the codec codes the whole ``Y``. The
+    bitstream does not depend on it beyond float rounding.
+
+    Args:
+        system: the trained networks (RSN and IDN are used; the VCN is a training device only).
+        codec: the real codec between them.
+        tile_size: tile side in image pixels (0 or None: whole images).
+
+    Example:
+        >>> model = load_model("model.ckpt")                       # doctest: +SKIP
+        >>> comp = Compressor(model.system, model.codec)           # doctest: +SKIP
+        >>> data = comp.compress(load_image("photo.png", 3), 40)    # doctest: +SKIP
+        >>> x_hat = comp.decompress(data)                          # doctest: +SKIP
     """
 
     def __init__(self, system: ResamplingSystem, codec: Codec, tile_size: int | None = DEFAULT_TILE_SIZE) -> None:
@@ -119,7 +130,15 @@ class Compressor:
 
     @torch.no_grad()
     def round_trip(self, x: Tensor, rate: float | list[float]) -> RoundTrip:
-        """Code a batch for real at one rate (or one rate per image)."""
+        """Code a batch for real: what compress + decompress give, with each stream's exact size.
+
+        Args:
+            x: (B, C, H, W) images in [0, 1].
+            rate: the codec rate, or one rate per image.
+
+        Returns:
+            The restored images, Y, the decoded signals and each image's complete ``.vcn`` size.
+        """
         h, w = x.shape[-2:]
         rates = list(rate) if isinstance(rate, (list, tuple)) else [float(rate)] * x.shape[0]
         y = self.rsn(self.pad(x))
@@ -130,7 +149,15 @@ class Compressor:
 
     @torch.no_grad()
     def compress(self, x: Tensor, rate: float | None = None) -> bytes:
-        """One (C, H, W) image in [0, 1] -> a complete .vcn bitstream."""
+        """Compress one image into a complete, self-checking ``.vcn`` bitstream.
+
+        Args:
+            x: a (C, H, W) image in [0, 1] with the model's channel count.
+            rate: the codec rate (quality or step); None: the codec's own.
+
+        Returns:
+            The bitstream's bytes.
+        """
         rate = self.codec.rate if rate is None else float(rate)
         if x.dim() != 3 or x.shape[0] != self.system.channels:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
@@ -140,7 +167,17 @@ class Compressor:
 
     @torch.no_grad()
     def decompress(self, data: bytes) -> Tensor:
-        """A .vcn bitstream -> the (C, H, W) image, exactly as every other decode of it."""
+        """Decode a ``.vcn`` bitstream made by this model (deterministic: every decode gives the same image).
+
+        Args:
+            data: the bitstream's bytes.
+
+        Returns:
+            The (C, H, W) image in [0, 1], at the original size.
+
+        Raises:
+            BitstreamError: the stream is malformed, corrupt, or was made by another model.
+        """
         hdr, payload = unpack(data)
         if hdr.fingerprint != self.fingerprint:
             raise BitstreamError(

@@ -48,11 +48,28 @@ class Codec(ABC):
 
     @abstractmethod
     def encode(self, y: Tensor, rate: float | None = None) -> bytes:
-        """Code one (C, H, W) signal in [0, 1]."""
+        """Code one signal into the codec's own bitstream.
+
+        Args:
+            y: a (C, H, W) signal in [0, 1].
+            rate: the rate knob's value; None: the codec's own.
+
+        Returns:
+            The payload (no vcnlit container: the Compressor frames it).
+        """
 
     @abstractmethod
     def decode(self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None) -> Tensor:
-        """Decode one payload to a (C, H, W) float tensor of the given shape."""
+        """Decode one payload.
+
+        Args:
+            payload: what :meth:`encode` returned.
+            shape: the (C, H, W) shape of the coded signal.
+            rate: the rate it was coded at (None: the codec's own).
+
+        Returns:
+            The decoded (C, H, W) float tensor in [0, 1].
+        """
 
     @abstractmethod
     def rate_to_unit(self, rate: float) -> float:
@@ -95,7 +112,15 @@ class Codec(ABC):
 
     @torch.no_grad()
     def round_trip(self, y: Tensor, rate: float | Tensor | list[float] | None = None) -> CodecResult:
-        """Encode and decode a batch (B, C, H, W); ``rate`` may be one value or one per image."""
+        """Encode and decode a batch for real.
+
+        Args:
+            y: (B, C, H, W) signals in [0, 1].
+            rate: one rate, one per image, or None (the codec's own).
+
+        Returns:
+            The decoded batch and each image's payload.
+        """
         out = self.map_images(y, rate, self._round_trip_one)
         decoded = torch.stack([o[0] for o in out]).to(device=y.device, dtype=y.dtype)
         return CodecResult(decoded, [o[1] for o in out])

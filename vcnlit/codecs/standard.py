@@ -28,6 +28,13 @@ class StandardCodec(Codec):
 
     ``quality`` is the rate knob: JPEG quality (1-95), WebP/AVIF quality (0-100),
     or for JPEG2000 the compression ratio (higher means fewer bytes).
+
+    Args:
+        format: ``jpeg``, ``jpeg2000``, ``webp`` or ``avif`` (through Pillow).
+        quality: the default rate.
+        optimize: JPEG only: Huffman-optimised tables (the same standard stream, fewer bytes).
+        subsampling: JPEG only, RGB: 2 = 4:2:0 chroma, 0 = 4:4:4.
+        threads: images of a batch coded in parallel.
     """
 
     mode = "scic"
