@@ -6,7 +6,7 @@ EXP     ?= scic_lowres
 ARGS    ?=
 export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 
-.PHONY: install run test test-all smoke bench tables lint clean
+.PHONY: install run test smoke bench tables lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,10 +28,7 @@ bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.j
 tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (make tables ARGS='debug=smoke')
 	$(PY) experiments/tables.py $(ARGS)
 
-test: ## fast test suite (what CI runs)
-	$(PY) -m pytest -m "not slow" -q $(ARGS)
-
-test-all: ## every test, slow ones included
+test: ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)
 
 lint:

@@ -80,9 +80,19 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch):
 
 
 def test_rgb_becomes_luma_for_grayscale_models(tmp_path):
-    Image.fromarray(natural_crop("astronaut", (10, 12), rgb=True)).save(tmp_path / "a.png")
-    assert load_image(tmp_path / "a.png", 1).shape == (1, 10, 12)
-    assert load_image(tmp_path / "a.png", 3).shape == (3, 10, 12)
+    """A grayscale model reads Pillow's ITU-R 601 luma of an RGB file, value for value."""
+    import numpy as np
+
+    a = natural_crop("chelsea", (24, 32), rgb=True)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    luma = load_image(tmp_path / "a.png", 1)
+    assert luma.shape == (1, 24, 32)
+    pillow = np.asarray(Image.fromarray(a).convert("L"))
+    np.testing.assert_array_equal((luma[0] * 255).round().to(torch.uint8).numpy(), pillow)
+    # and Pillow's L is 0.299 R + 0.587 G + 0.114 B rounded (measured: equal at every pixel here)
+    np.testing.assert_array_equal(pillow, np.round(a @ np.array([0.299, 0.587, 0.114])))
+    rgb = load_image(tmp_path / "a.png", 3)
+    np.testing.assert_array_equal((rgb * 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), a)
 
 
 def test_train_crops_and_whole_test_images(image_dirs):

@@ -1,5 +1,7 @@
 import pytest
 import torch
+import torch.nn.functional as F
+from conftest import natural_crop
 
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import flip_ensemble
@@ -31,10 +33,18 @@ def test_paper_preset_sizes():
 
 
 def test_residual_nets_start_near_bicubic():
+    """At initialisation the RSN is close to antialiased bicubic down-sampling of its input and the
+    IDN to bicubic up-sampling of its input. Measured (mean absolute difference, seed 0): RSN 0.039,
+    IDN 0.062; a constant 0.5 output is 0.34 away, the same nets without the residual path 0.42 / 0.89."""
+    torch.manual_seed(0)
     s = ResamplingSystem(channels=1, scale=2, width=8, rsn_depth=1, idn_depth=1)
-    x = torch.rand(1, 1, 32, 32) * 0.5 + 0.25
-    err = (s.idn(s.rsn(x), torch.ones(1)) - x).abs().mean()
-    assert err < 0.2
+    x = torch.from_numpy(natural_crop("camera", (32, 40))).float()[None, None] / 255
+    with torch.no_grad():
+        y = s.rsn(x)
+        down = F.interpolate(x, size=(16, 20), mode="bicubic", align_corners=False, antialias=True)
+        assert (y - down).abs().mean().item() < 0.1
+        up = F.interpolate(y, size=(32, 40), mode="bicubic", align_corners=False)
+        assert (s.idn(y, torch.ones(1)) - up).abs().mean().item() < 0.15
 
 
 def test_bad_channels():

@@ -51,7 +51,7 @@ def test_autoencoder_stage_lowers_its_loss(image_dirs):
 
     before = ae_loss()
     _fit(stage, dm)
-    assert ae_loss() < before
+    assert ae_loss() < 0.5 * before  # measured: 0.10 x (0.0130 -> 0.0013)
 
 
 def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
@@ -60,7 +60,7 @@ def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
     _, vcn_before = _real_loss(system, codec, x)
     _fit(ImitationStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5), dm)
     _, vcn_after = _real_loss(system, codec, x)
-    assert vcn_after < vcn_before
+    assert vcn_after < 0.7 * vcn_before  # measured: 0.37 x (0.0116 -> 0.0043)
     assert all(torch.equal(a, b) for a, b in zip(rsn_before, system.rsn.parameters()))
 
 
@@ -73,7 +73,7 @@ def test_end_to_end_moves_rsn_through_the_vcn(image_dirs):
     moved = sum((a - b).abs().sum().item() for a, b in zip(rsn_before, system.rsn.parameters()))
     assert moved > 0
     loss_after, _ = _real_loss(system, codec, x)
-    assert loss_after <= loss_before * 1.02
+    assert loss_after < 0.9 * loss_before  # real-codec MSE, measured: 0.74 x (0.00303 -> 0.00224)
 
 
 @pytest.mark.parametrize("rsn_gradient", ["vcn", "straight_through"])
