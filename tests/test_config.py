@@ -7,12 +7,14 @@ from conftest import ROOT
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from vcnlit.stages import Stage
 
 #: the paper's four settings: standard codec (SCIC) or block DCT + torchac (DNNC), half or full size
-EXPERIMENTS = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
+PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
+#: ... and each of them on colour photos
+EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER)])
 
 
 def _compose(overrides):
@@ -24,8 +26,8 @@ def _compose(overrides):
     return cfg
 
 
-def test_all_four_experiments_exist():
-    """conf/experiment holds exactly the four settings the tests below run over."""
+def test_all_experiments_exist():
+    """conf/experiment holds exactly the settings the tests below run over."""
     assert sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")) == EXPERIMENTS
 
 
@@ -35,6 +37,7 @@ def test_experiment_composes_and_instantiates(exp, debug, tmp_path):
     cfg = _compose([f"+experiment={exp}", *debug])
     assert cfg.experiment_name == exp
     system = instantiate(cfg.model)
+    assert system.channels == (3 if exp.endswith("_rgb") else 1)
     codec = instantiate(cfg.codec)
     assert system.scale == (2 if "lowres" in exp else 1)
     assert codec.mode == exp.split("_")[0]
@@ -73,6 +76,21 @@ def test_paper_preset_and_rgb():
     system = instantiate(cfg.model)
     assert system.hparams["width"] == 128 and system.channels == 3
     assert cfg.data.channels == 3
+
+
+def test_a_bare_run_does_not_borrow_an_experiment_name():
+    assert _compose([]).experiment_name == "default"
+
+
+def test_colour_experiments_differ_from_theirs_only_in_channels_and_name():
+    for exp in PAPER:
+        gray = OmegaConf.to_container(_compose([f"+experiment={exp}"]), resolve=False)
+        rgb = OmegaConf.to_container(_compose([f"+experiment={exp}_rgb"]), resolve=False)
+        for cfg in (gray, rgb):
+            cfg.pop("hydra")
+            cfg.pop("experiment_name")
+        assert rgb["model"].pop("channels") == 3 and gray["model"].pop("channels") == 1
+        assert rgb == gray, exp
 
 
 def test_seed_is_top_level():
