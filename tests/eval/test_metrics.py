@@ -6,8 +6,9 @@ import torch
 from conftest import natural_crop
 from skimage.metrics import structural_similarity
 
+from vcnlit.codecs import StandardCodec
 from vcnlit.codecs.standard import from_uint8
-from vcnlit.eval.metrics import ms_ssim_per_image, psnr, quantize8, ssim_per_image
+from vcnlit.eval.metrics import distortion, ms_ssim_per_image, psnr, quantize8, ssim_per_image
 
 
 def test_psnr_by_hand():
@@ -52,3 +53,17 @@ def test_ms_ssim_matches_torchmetrics():
     ref = tm_ms_ssim(xb * 255, xa * 255, data_range=255.0, kernel_size=11, sigma=1.5).item()
     assert 0.5 < ours < 1.0
     assert ours == pytest.approx(ref, abs=5e-3)
+
+
+def test_distortion_is_the_three_metrics_measured_once_per_pixels():
+    x = from_uint8(natural_crop("camera", (176, 184)))[None]
+    plain = StandardCodec("jpeg", 30, optimize=False).round_trip(x)
+    huffman = StandardCodec("jpeg", 30, optimize=True).round_trip(x)
+    # Huffman optimisation changes the bytes, not the pixels: one measurement serves both
+    assert plain.nbytes[0] != huffman.nbytes[0] and torch.equal(plain.decoded, huffman.decoded)
+    d = distortion(plain.decoded, x)
+    assert d == (float(psnr(plain.decoded, x)[0]), float(ssim_per_image(plain.decoded, x)[0]),
+                 float(ms_ssim_per_image(plain.decoded, x)[0]))
+    assert distortion(huffman.decoded, x) == d and not math.isnan(d[2])
+    other = StandardCodec("jpeg", 60, optimize=False).round_trip(x).decoded
+    assert distortion(other, x)[0] > d[0]
