@@ -25,8 +25,11 @@ smoke: ## the whole pipeline with tiny nets, a few seconds
 bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min)
 	$(PY) -m benchmarks.run $(ARGS)
 
-tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (make tables ARGS='debug=smoke')
-	$(PY) experiments/tables.py $(ARGS)
+# `make tables results_dir=DIR runs_dir=DIR` passes them on, as ARGS='results_dir=DIR' does
+TABLES_VARS = $(foreach v,results_dir runs_dir,$(if $($(v)),$(v)=$($(v))))
+
+tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (ARGS='debug=smoke': <dataset>_debug-smoke/)
+	$(PY) experiments/tables.py $(TABLES_VARS) $(ARGS)
 
 test: ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)

@@ -3,7 +3,9 @@
 Trains (or reuses) the four experiments, evaluates them, their IDN-only ablations and the
 baselines on one test set with real bitstreams, and writes to ``experiments/results/<dataset>/``:
 one CompressAI-format JSON per method, ``tables.md`` (bpp / PSNR / SSIM per rate point and
-BD-rate vs JPEG) and RD plots (``rd_psnr.png``, ``rd_ssim.png``).
+BD-rate vs JPEG) and RD plots (``rd_psnr.png``, ``rd_ssim.png``). A run with overrides that change
+the results (``debug=smoke``, ``seed=1``, ...) writes to ``<dataset>_<overrides>/`` instead;
+``replot=true`` only redraws the plots from the JSON files already there.
 """
 
 from __future__ import annotations
@@ -20,17 +22,29 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from vcnlit.errors import ConfigError, RunDirError, exit_on_user_error
+
 log = logging.getLogger("vcnlit.tables")
 
 #: keys of conf/tables.yaml that configure this script, not the training runs
 OWN_KEYS = {"experiments", "runs_dir", "results_dir", "dataset", "anchor", "idn_only", "bpp_targets",
-            "baseline_set", "experiment_name", "hydra"}
+            "baseline_set", "experiment_name", "replot", "hydra"}
 #: training overrides that do not change the trained model (kept out of the run folder's tag)
 EVAL_ONLY = {"data.test_dir", "data.max_eval_images", "data.on_bad_image", "logger"}
+#: overrides that do not change the results (kept out of the results folder's name)
+SAME_RESULTS = {"data.test_dir", "data.on_bad_image", "logger", "runs_dir", "results_dir", "dataset", "replot"}
 
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _tag(overrides: list[str]) -> str:
+    """Folder name of a set of overrides: ``default``, ``debug-smoke``, or a hash when long."""
+    if not overrides:
+        return "default"
+    tag = re.sub(r"[^A-Za-z0-9.,_-]+", "-", "_".join(sorted(overrides)))
+    return tag if len(tag) <= 60 else tag[:40] + "-" + hashlib.sha1(tag.encode()).hexdigest()[:8]
 
 
 def training_overrides(task_overrides: list[str]) -> list[str]:
@@ -39,11 +53,21 @@ def training_overrides(task_overrides: list[str]) -> list[str]:
 
 def run_tag(overrides: list[str]) -> str:
     """Folder name of a set of training overrides: ``default``, ``debug-smoke``, or a hash when long."""
-    relevant = sorted(o for o in overrides if _key(o) not in EVAL_ONLY)
-    if not relevant:
-        return "default"
-    tag = re.sub(r"[^A-Za-z0-9.,_-]+", "-", "_".join(relevant))
-    return tag if len(tag) <= 60 else tag[:40] + "-" + hashlib.sha1(tag.encode()).hexdigest()[:8]
+    return _tag([o for o in overrides if _key(o) not in EVAL_ONLY])
+
+
+def results_name(dataset: str, task_overrides: list[str]) -> str:
+    """The results folder of a run: ``dataset`` for a plain run, ``<dataset>_<overrides>`` (e.g.
+    ``embedded_debug-smoke``) for any run whose overrides change the results, so that a smoke or
+    otherwise overridden run never writes over the full results."""
+    changing = [o for o in task_overrides if _key(o) not in SAME_RESULTS and _key(o).split(".")[0] != "hydra"]
+    return dataset if not changing else f"{dataset}_{_tag(changing)}"
+
+
+def method_names(cfg: DictConfig) -> list[str]:
+    """Every method of the tables in their order: the experiments, their IDN-only ablations, the baselines."""
+    return [*cfg.experiments, *(f"{e}_idn_only" for e in cfg.experiments if cfg.idn_only),
+            *(b.name for b in (cfg.baseline_set or {}).values())]
 
 
 def train(experiment: str, run_dir: Path, overrides: list[str]) -> None:
@@ -54,49 +78,79 @@ def train(experiment: str, run_dir: Path, overrides: list[str]) -> None:
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", f"hydra.run.dir={run_dir}", *overrides]
     log.info("%s: training: %s", experiment, " ".join(cmd[1:]))
     if subprocess.run(cmd).returncode != 0:
-        sys.exit(f"error: training {experiment} failed; see {run_dir / 'run.log'} (run the same command to resume)")
+        raise RunDirError(f"training {experiment} failed; see {run_dir / 'run.log'} (run the same command to resume)")
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="tables")
-def main(cfg: DictConfig) -> None:
+def evaluate(cfg: DictConfig, runs: Path, images: list, out: Path, prov: dict) -> dict[str, dict]:
+    """Results of the baselines, the experiments and their IDN-only ablations on ``images``, each
+    written to ``out/<name>.json``."""
     from vcnlit.baselines import build_baselines, run_baselines
     from vcnlit.checkpoint import load_model
-    from vcnlit.errors import exit_on_user_error
     from vcnlit.eval.baselines import StageModelBaseline
-    from vcnlit.eval.plots import plot_rd
+    from vcnlit.eval.progress import progress
     from vcnlit.eval.report import model_results
-    from vcnlit.eval.results import provenance, write_json
-    from vcnlit.eval.tables import print_bd_summary
-    from vcnlit.evaluate import test_images
+    from vcnlit.io import write_json
 
-    with exit_on_user_error():
-        overrides = training_overrides(list(HydraConfig.get().overrides.task))
-        runs = Path(cfg.runs_dir).resolve() / run_tag(overrides)
-        dataset = cfg.dataset or ("embedded" if cfg.data.test_dir is None else Path(cfg.data.test_dir).name)
-        out = Path(cfg.results_dir).resolve() / dataset
-        for exp in cfg.experiments:
-            train(exp, runs / exp, overrides)
-
-        prov = provenance(OmegaConf.to_container(cfg, resolve=True))
-        images = test_images(cfg, int(cfg.model.channels))
-        log.info("evaluating on %d images (%s) -> %s", len(images), dataset, out)
-        curves = run_baselines(build_baselines(cfg), images, out, prov)
+    curves: dict[str, dict] = {}
+    with progress("tables: methods", len(method_names(cfg))) as advance:
+        for b in build_baselines(cfg):
+            curves.update(run_baselines([b], images, out, prov))
+            advance()
         for exp in cfg.experiments:
             model = load_model(runs / exp / "model.ckpt", expect_experiment=exp)
             rates = (model.meta.get("config") or {}).get("eval", {}).get("rate_points") or cfg.eval.rate_points
             curves[exp] = model_results(model.system, model.codec, images, rates, exp,
                                         {"run_dir": str(runs / exp), **prov}, tile_size=cfg.eval.tile_size)
             write_json(out / f"{exp}.json", curves[exp])
+            advance()
             if cfg.idn_only:
                 b = StageModelBaseline(f"{exp}_idn_only", runs / exp, stage="imitation", points=rates)
-                curves[b.name] = run_baselines([b], images, out, prov)[b.name]
+                curves.update(run_baselines([b], images, out, prov))
+                advance()
+    return curves
 
-        order = [*cfg.experiments, *(f"{e}_idn_only" for e in cfg.experiments if cfg.idn_only),
-                 *(n for n in curves if n not in cfg.experiments and not n.endswith("_idn_only"))]
-        ordered = [curves[n] for n in order if n in curves]
-        xmax = 1.25 * max(max(curves[e]["results"]["bpp"]) for e in cfg.experiments)
-        for metric in ("psnr", "ssim"):
-            plot_rd(ordered, out / f"rd_{metric}.png", metric, title=f"{dataset} ({len(images)} images)", xmax=xmax)
+
+def write_plots(cfg: DictConfig, curves: dict[str, dict], out: Path, title: str, note: str | None) -> None:
+    """``rd_psnr.png`` and ``rd_ssim.png`` of every method, up to 1.25 x the experiments' highest bpp."""
+    from vcnlit.eval.plots import plot_rd
+
+    ordered = [curves[n] for n in method_names(cfg) if n in curves]
+    xmax = 1.25 * max(max(curves[e]["results"]["bpp"]) for e in cfg.experiments)
+    for metric in ("psnr", "ssim"):
+        plot_rd(ordered, out / f"rd_{metric}.png", metric, title=title, xmax=xmax, note=note)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="tables")
+def main(cfg: DictConfig) -> None:
+    from vcnlit.eval.results import config_note, provenance, read_json
+    from vcnlit.eval.tables import print_bd_summary
+    from vcnlit.evaluate import test_images
+
+    with exit_on_user_error():
+        task = list(HydraConfig.get().overrides.task)
+        overrides = training_overrides(task)
+        runs = Path(cfg.runs_dir).resolve() / run_tag(overrides)
+        dataset = cfg.dataset or ("embedded" if cfg.data.test_dir is None else Path(cfg.data.test_dir).name)
+        out = Path(cfg.results_dir).resolve() / (cfg.dataset or results_name(dataset, task))
+        if cfg.replot:
+            missing = [n for n in method_names(cfg) if not (out / f"{n}.json").is_file()]
+            if missing:
+                raise ConfigError(f"replot=true: {out} has no {', '.join(f'{n}.json' for n in missing)}")
+            curves = {n: read_json(out / f"{n}.json") for n in method_names(cfg)}
+            meta = curves[cfg.experiments[0]]["meta"]
+            write_plots(cfg, curves, out, f"{dataset} ({len(meta['images'])} images)", config_note(meta.get("config")))
+            print_bd_summary([curves[n] for n in method_names(cfg)], cfg.anchor)
+            log.info("redrew %s and %s from the results files", out / "rd_psnr.png", out / "rd_ssim.png")
+            return
+        for exp in cfg.experiments:
+            train(exp, runs / exp, overrides)
+
+        prov = provenance(OmegaConf.to_container(cfg, resolve=True))
+        images = test_images(cfg, int(cfg.model.channels))
+        log.info("evaluating on %d images (%s) -> %s", len(images), dataset, out)
+        curves = evaluate(cfg, runs, images, out, prov)
+        ordered = [curves[n] for n in method_names(cfg) if n in curves]
+        write_plots(cfg, curves, out, f"{dataset} ({len(images)} images)", cfg.eval.note)
         print_bd_summary(ordered, cfg.anchor)
         (out / "tables.md").write_text(_document(cfg, dataset, images, ordered, runs, prov))
         log.info("wrote %s", out / "tables.md")
@@ -109,6 +163,7 @@ def _document(cfg: DictConfig, dataset: str, images: list, curves: list[dict], r
     head = [
         f"# Rate-distortion results on `{dataset}`",
         "",
+        *([f"**{cfg.eval.note}**", ""] if cfg.eval.note else []),
         f"- command: `{prov['command']}`",
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; git commit {prov['git_commit']}; "
         f"torch {prov['versions'].get('torch')}, pillow {prov['versions'].get('pillow')}",

@@ -22,14 +22,35 @@ def test_run_tags_ignore_evaluation_only_overrides():
     assert tables.training_overrides(own) == ["seed=2"]
 
 
+def test_only_a_plain_run_writes_the_full_results_folder():
+    assert tables.results_name("embedded", []) == "embedded"
+    same = ["logger=csv", "results_dir=/r", "runs_dir=/q", "hydra.run.dir=/h", "data.on_bad_image=error",
+            "data.test_dir=/x/kodak", "replot=true"]
+    assert tables.results_name("embedded", same) == "embedded"
+    assert tables.results_name("embedded", ["debug=smoke", "logger=csv"]) == "embedded_debug-smoke"
+    for changing in ("seed=1", "data.max_eval_images=1", "experiments=[scic_lowres]", "anchor=webp"):
+        assert tables.results_name("embedded", [changing]) not in ("embedded", "embedded_debug-smoke")
+    # make passes results_dir (and runs_dir) given as make variables, not only inside ARGS
+    r = subprocess.run(["make", "-n", "tables", "results_dir=/tmp/r", "runs_dir=/tmp/q"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert "experiments/tables.py results_dir=/tmp/r runs_dir=/tmp/q" in r.stdout
+
+
 def test_tables_smoke_chain(image_dirs, tmp_path):
+    # the default results_dir (experiments/results, relative to the working directory) holds full results
+    # that a smoke run must leave alone
+    full = tmp_path / "experiments" / "results" / image_dirs["test"].name
+    full.mkdir(parents=True)
+    (full / "jpeg.json").write_text("full results\n")
     args = [sys.executable, str(ROOT / "experiments" / "tables.py"), "experiments=[scic_lowres]", "debug=smoke",
-            "logger=csv", f"runs_dir={tmp_path / 'runs'}", f"results_dir={tmp_path / 'results'}",
-            f"hydra.run.dir={tmp_path / 'log'}", *data_overrides(image_dirs)]
+            "logger=csv", f"runs_dir={tmp_path / 'runs'}", f"hydra.run.dir={tmp_path / 'log'}",
+            *data_overrides(image_dirs)]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     r = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = tmp_path / "results" / image_dirs["test"].name
+    assert [p.name for p in full.iterdir()] == ["jpeg.json"] and (full / "jpeg.json").read_text() == "full results\n"
+    out = full.parent / tables.results_name(full.name, args[2:])
+    assert out != full and out.name.startswith(full.name + "_")
     names = {"scic_lowres", "scic_lowres_idn_only", "jpeg", "jpeg_optimized", "jpeg2000", "webp", "avif",
              "bicubic_jpeg"}
     assert names == {p.stem for p in out.glob("*.json")}
@@ -39,7 +60,7 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
     md = (out / "tables.md").read_text()
     for n in names:
         assert f"| {n} |" in md
-    assert "BD-rate vs jpeg" in md and "debug=smoke" in md
+    assert "BD-rate vs jpeg" in md and "**debug=smoke: tiny nets, mechanics only, not results**" in md
     assert (out / "rd_psnr.png").stat().st_size > 0 and (out / "rd_ssim.png").stat().st_size > 0
     tag = tables.run_tag(["debug=smoke", "logger=csv", *data_overrides(image_dirs)])
     assert (tmp_path / "runs" / tag / "scic_lowres" / "model.ckpt").is_file()
@@ -48,3 +69,12 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reusing" in again.stdout + again.stderr
     assert json.loads((out / "scic_lowres.json").read_text())["results"] == ours["results"]
+
+    # replot=true redraws the plots from the results files alone (no runs needed)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".png"}
+    (out / "rd_psnr.png").unlink()
+    replot = subprocess.run([*args[:5], f"runs_dir={tmp_path / 'none'}", *args[6:], "replot=true"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert replot.returncode == 0, replot.stderr[-3000:]
+    assert (out / "rd_psnr.png").stat().st_size > 0
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".png"} == before

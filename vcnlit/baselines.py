@@ -20,6 +20,7 @@ from torch import Tensor
 from vcnlit.errors import ConfigError, exit_on_user_error
 from vcnlit.eval.baselines import Baseline, StageModelBaseline
 from vcnlit.eval.plots import plot_rd
+from vcnlit.eval.progress import progress
 from vcnlit.eval.results import provenance
 from vcnlit.eval.tables import print_bd_summary
 from vcnlit.io import write_json
@@ -42,13 +43,15 @@ def run_baselines(baselines: Sequence[Baseline], images: Sequence[tuple[str, Ten
     """Evaluate every baseline on ``images``; write ``<name>.json`` each into ``out_dir``."""
     channels = int(images[0][1].shape[-3])
     curves = {}
-    for b in baselines:
-        model = getattr(b, "model", None)
-        if model is not None and model.system.channels != channels:
-            raise ConfigError(f"{b.name}: the model codes {model.system.channels}-channel images but the images "
-                             f"were read with {channels}; set data.channels={model.system.channels}")
-        curves[b.name] = b.evaluate(images, prov)
-        write_json(out_dir / f"{b.name}.json", curves[b.name])
+    with progress(f"{len(baselines)} baselines", len(baselines), len(baselines) > 1) as advance:
+        for b in baselines:
+            model = getattr(b, "model", None)
+            if model is not None and model.system.channels != channels:
+                raise ConfigError(f"{b.name}: the model codes {model.system.channels}-channel images but the "
+                                  f"images were read with {channels}; set data.channels={model.system.channels}")
+            curves[b.name] = b.evaluate(images, prov)
+            write_json(out_dir / f"{b.name}.json", curves[b.name])
+            advance()
     return curves
 
 

@@ -129,19 +129,21 @@ class Compressor:
                       rate=float(rate), params=self.codec.params(), fingerprint=self.fingerprint)
 
     @torch.no_grad()
-    def round_trip(self, x: Tensor, rate: float | list[float]) -> RoundTrip:
-        """Code a batch for real: what compress + decompress give, with each stream's exact size.
+    def round_trip(self, x: Tensor, rate: float | list[float], y: Tensor | None = None) -> RoundTrip:
+        """Code a batch for real at one rate (or one rate per image).
 
         Args:
             x: (B, C, H, W) images in [0, 1].
-            rate: the codec rate, or one rate per image.
+            rate: the codec rate, or one per image.
+            y: ``self.rsn(self.pad(x))`` when already at hand (it does not depend on the rate, so an RD
+                curve computes it once per image).
 
         Returns:
-            The restored images, Y, the decoded signals and each image's complete ``.vcn`` size.
+            The restored images, Y, the decoded Z and each image's .vcn size in bytes.
         """
         h, w = x.shape[-2:]
         rates = list(rate) if isinstance(rate, (list, tuple)) else [float(rate)] * x.shape[0]
-        y = self.rsn(self.pad(x))
+        y = self.rsn(self.pad(x)) if y is None else y
         coded = self.codec.round_trip(y, rates)
         x_hat = self.idn(coded.decoded, self.rate_units(rates, x.device))
         sizes = [len(pack(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]

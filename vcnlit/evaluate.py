@@ -21,7 +21,7 @@ from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
-from vcnlit.eval.results import provenance
+from vcnlit.eval.results import config_note, provenance
 from vcnlit.io import write_json
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import ENSEMBLE_SIZES
@@ -44,12 +44,13 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     baseline = CodecBaseline(spec["format"], spec, cfg.eval.baseline_points)
     base = baseline.evaluate(images, prov)
     base_path = write_json(out_dir / f"baseline_{baseline.name}.json", base)
+    note = cfg.eval.get("note")
     plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
-                   xmax=1.5 * max(rd["results"]["bpp"]))
+                   xmax=1.5 * max(rd["results"]["bpp"]), note=note)
 
     rows = matched(rd["results"], base["results"], codec.rate_key)
-    print_summary(f"{experiment}: test images vs plain {baseline.name} at the nearest bpp",
-                  rows, codec.rate_key, baseline.name)
+    title = f"{experiment}: test images vs plain {baseline.name} at the nearest bpp"
+    print_summary(f"{title}\n{note}" if note else title, rows, codec.rate_key, baseline.name)
     log.info("wrote %s, %s and %s", out_dir / "rd.json", base_path, plot)
     if logger:
         log_rd([logger], "test", rd, [rd, base], plot)
@@ -93,6 +94,7 @@ def main(cfg: DictConfig) -> None:
         check_choice("self_ensemble", ensemble, (*ENSEMBLE_SIZES, None))
         model = load_model(model_path(cfg))
         _rate_points(cfg, model.rate_points)
+        cfg.eval.note = cfg.eval.note or config_note(model.meta.get("config"))  # a smoke-trained model's
         if ensemble is not None:
             model.system.set_self_ensemble(int(ensemble))
         images = test_images(cfg, model.system.channels)

@@ -123,7 +123,7 @@ def merge(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str 
     """
     from vcnlit.eval.bd import bd
     from vcnlit.eval.plots import plot_rd
-    from vcnlit.eval.results import provenance, read_json, results_json
+    from vcnlit.eval.results import config_note, provenance, read_json, results_json
     from vcnlit.io import write_json
 
     sweep_dir = Path(sweep_dir)
@@ -167,7 +167,7 @@ def merge(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str 
     write_json(out_dir / "rd.json", merged)
     curves = [merged, base] if base else [merged]
     plot_rd(curves, out_dir / "rd.png", metric, title=f"{experiment}: {len(rows)} points ({len(images)} images)",
-            xmax=1.5 * max(results["bpp"]))
+            xmax=1.5 * max(results["bpp"]), note=config_note(meta0.get("config")))
     return merged
 
 

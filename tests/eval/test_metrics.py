@@ -7,7 +7,8 @@ from conftest import natural_crop
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from vcnlit.eval.metrics import ms_ssim_per_image, psnr, quantize8, ssim_per_image
+from vcnlit.codecs import StandardCodec
+from vcnlit.eval.metrics import distortion, ms_ssim_per_image, psnr, quantize8, ssim_per_image
 from vcnlit.pixels import from_uint8
 
 
@@ -103,3 +104,17 @@ def test_ms_ssim_matches_the_formula():
     b = _noisy(a, 25, 1)
     ours = ms_ssim_per_image(from_uint8(b)[None], from_uint8(a)[None]).item()
     assert ours == pytest.approx(ms_ssim_reference(a, b), abs=1e-5)
+
+
+def test_distortion_is_the_three_metrics_measured_once_per_pixels():
+    x = from_uint8(natural_crop("camera", (176, 184)))[None]
+    plain = StandardCodec("jpeg", 30, optimize=False).round_trip(x)
+    huffman = StandardCodec("jpeg", 30, optimize=True).round_trip(x)
+    # Huffman optimisation changes the bytes, not the pixels: one measurement serves both
+    assert plain.nbytes[0] != huffman.nbytes[0] and torch.equal(plain.decoded, huffman.decoded)
+    d = distortion(plain.decoded, x)
+    assert d == (float(psnr(plain.decoded, x)[0]), float(ssim_per_image(plain.decoded, x)[0]),
+                 float(ms_ssim_per_image(plain.decoded, x)[0]))
+    assert distortion(huffman.decoded, x) == d and not math.isnan(d[2])
+    other = StandardCodec("jpeg", 60, optimize=False).round_trip(x).decoded
+    assert distortion(other, x)[0] > d[0]

@@ -29,13 +29,14 @@ class RDCallback(pl.Callback):
 
     def __init__(self, out_dir: str | Path, rate_points: list[float] | None = None, every_n_epochs: int = 5,
                  baseline: dict[str, Any] | str | None = "auto", baseline_points: list[float] | None = None,
-                 max_images: int | None = None) -> None:
+                 max_images: int | None = None, note: str | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.rate_points = [float(r) for r in rate_points] if rate_points else None
         self.every_n_epochs = max(1, int(every_n_epochs))
         self.baseline_spec = baseline if baseline in ("auto", None) else dict(baseline)
         self.baseline_points = [float(q) for q in baseline_points] if baseline_points else None
         self.max_images = max_images
+        self.note = note  # a line on every plot (debug=smoke: not results)
         self._baselines: dict[str, dict] = {}  # per split: the baseline never changes during a run
 
     def _due(self, trainer: pl.Trainer) -> bool:
@@ -77,7 +78,8 @@ class RDCallback(pl.Callback):
         tag = f"rd_{stage}_{split}_e{trainer.current_epoch:03d}"
         write_json(self.out_dir / f"{tag}.json", model)
         plot = plot_rd(curves, self.out_dir / f"{tag}.png", "psnr", xmax=1.5 * max(model["results"]["bpp"]),
-                       title=f"{stage}, {split}, epoch {trainer.current_epoch} ({len(images)} images)")
+                       title=f"{stage}, {split}, epoch {trainer.current_epoch} ({len(images)} images)",
+                       note=self.note)
         log_rd(trainer.loggers, f"{stage}/{split}_rd", model, curves, plot, step=trainer.global_step)
         log.info("RD %s/%s epoch %d: %s", stage, split, trainer.current_epoch,
                  ", ".join(f"{b:.3f} bpp {p:.2f} dB" for b, p in zip(model["results"]["bpp"], model["results"]["psnr"])))

@@ -7,7 +7,7 @@ its real bitstream); :func:`evaluate` makes a CompressAI-format results dict of 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,11 @@ class ResampledCodecBaseline(CodecBaseline):
     def code_fn(self) -> CodeFn:
         inner = codec_code_fn(self.codec)
 
-        def code(x: Tensor, rate: float) -> tuple[Tensor, int]:
+        def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
             h, w = x.shape[-2:]
             small = resize(x, (max(1, round(h / self.scale)), max(1, round(w / self.scale)))).clamp(0, 1)
-            z, nbytes = inner(small, rate)
-            return resize(z, (h, w)).clamp(0, 1), nbytes
+            for z, nbytes in inner(small, rates):
+                yield resize(z, (h, w)).clamp(0, 1), nbytes
 
         return code
 
@@ -123,4 +123,4 @@ class StageModelBaseline(Baseline):
 
     def settings(self) -> dict[str, Any]:
         return {"experiment": self.model.experiment, "stage": self.stage, "run_dir": str(self.run_dir),
-                "codec": codec_spec(self.model.codec)}
+                "scale": self.model.system.scale, "codec": codec_spec(self.model.codec)}

@@ -27,9 +27,9 @@ def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple
     rates = [float(r) for r in rate_points]
     coder = Compressor(system, codec, tile_size=tile_size)
     results, by_image = rd_curve(model_code_fn(coder), images, rates, codec.rate_key,
-                                 label=f"{name}: RD curve", progress=progress)
-    meta = {"experiment": name, "channels": system.channels, "rate_key": codec.rate_key, "rate_points": rates,
-            "codec": codec_spec(codec), "images": [n for n, _ in images],
+                                 label=name, progress=progress)
+    meta = {"experiment": name, "channels": system.channels, "scale": system.scale, "rate_key": codec.rate_key,
+            "rate_points": rates, "codec": codec_spec(codec), "images": [n for n, _ in images],
             "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image",
             **(extra_meta or {})}
     return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)

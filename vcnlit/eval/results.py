@@ -42,6 +42,11 @@ def provenance(config: dict | None = None) -> dict[str, Any]:
     }
 
 
+def config_note(config: dict[str, Any] | None) -> str | None:
+    """The ``eval.note`` of a run's resolved config (a smoke run's "not results" line), if any."""
+    return ((config or {}).get("eval") or {}).get("note")
+
+
 def results_json(
     name: str,
     description: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -205,6 +206,13 @@ class Stage(ExactResume, pl.LightningModule):
         return getattr(cls, "name", cls.__name__)
 
 
+@functools.cache
+def _warn_once(message: str) -> None:
+    """Log ``message`` as a warning the first time this process meets it (each stage builds its module
+    from the same config)."""
+    log.warning(message)
+
+
 def _rate_weights(weights: RateWeights | None, rates: list[float]) -> list[float] | None:
     """One relative frequency per training rate from ``[[rate, weight], ...]`` or ``{rate: weight}``
     (rates not named weigh 1; None: uniform). Named rates that are not training rates are ignored
@@ -218,7 +226,7 @@ def _rate_weights(weights: RateWeights | None, rates: list[float]) -> list[float
         raise ConfigError(f"train_rate_weights must be [[rate, weight], ...], e.g. [[70, 8]], got {weights!r}") from None
     unknown = sorted(set(given) - set(rates))
     if unknown:
-        log.warning("train_rate_weights: %s not among the training rates %s; ignored", unknown, rates)
+        _warn_once(f"train_rate_weights: {unknown} not among the training rates {rates}; ignored")
     w = [given.get(r, 1.0) for r in rates]
     if min(w) < 0 or sum(w) <= 0:
         raise ConfigError(f"train_rate_weights must be >= 0 and not all 0, got {weights!r} for rates {rates}")
