@@ -21,7 +21,7 @@ from vcnlit.errors import ConfigError, exit_on_user_error
 from vcnlit.eval.baselines import Baseline, StageModelBaseline
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.progress import progress
-from vcnlit.eval.results import provenance
+from vcnlit.eval.results import provenance, read_json
 from vcnlit.eval.tables import print_bd_summary
 from vcnlit.io import write_json
 
@@ -67,7 +67,8 @@ def main(cfg: DictConfig) -> None:
         for metric in ("psnr", "ssim"):
             plot_rd(list(curves.values()), out_dir / f"baselines_{metric}.png", metric,
                     title=f"baselines ({len(images)} images)", xmax=2.0)
-        print_bd_summary(list(curves.values()), cfg.anchor)
+        compared = [read_json(f) for f in cfg.get("compare") or []]
+        print_bd_summary([*curves.values(), *compared], cfg.anchor, max_bpp=cfg.get("bd_max_bpp"))
         log.info("wrote %d results files to %s", len(curves), out_dir)
 
 

@@ -45,3 +45,18 @@ def test_small_overlap_warns():
     with pytest.warns(UserWarning, match="covers only"):
         r = bd(ANCHOR, mostly_above)
     assert 0 < r.overlap < 0.5 and math.isfinite(r.bd_rate)
+
+
+def test_bd_up_to_a_rate_counts_only_the_points_below_it():
+    from vcnlit.eval.tables import bd_rows, up_to
+
+    anchor = {"name": "a", "results": {"bpp": [0.1, 0.2, 0.4, 1.0], "psnr": [25.0, 28.0, 31.0, 36.0],
+                                       "ssim": [0.7, 0.8, 0.9, 0.95]}}
+    # the test curve is 1 dB better below 0.5 bpp and 3 dB worse above it
+    test = {"name": "t", "results": {"bpp": [0.1, 0.2, 0.4, 1.0], "psnr": [26.0, 29.0, 32.0, 33.0],
+                                     "ssim": [0.72, 0.82, 0.91, 0.9]}}
+    assert up_to(test, 0.5)["results"]["bpp"] == [0.1, 0.2, 0.4] and up_to(test, None) is test
+    low = {r["name"]: r for r in bd_rows([anchor, test], "a", max_bpp=0.5)}["t"]
+    full = {r["name"]: r for r in bd_rows([anchor, test], "a")}["t"]
+    assert low["bd_psnr"] == pytest.approx(1.0, abs=1e-6) and low["bd_rate_psnr"] < 0
+    assert full["bd_psnr"] < low["bd_psnr"]

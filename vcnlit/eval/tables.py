@@ -17,8 +17,25 @@ from vcnlit.eval.compare import interp_at
 _SHORT = {"quality": "q", "step": "step "}
 
 
-def bd_rows(curves: Sequence[dict[str, Any]], anchor: str) -> list[dict[str, Any]]:
-    """BD-rate (PSNR and SSIM) and BD-PSNR of every curve against the one named ``anchor``."""
+def up_to(curve: dict[str, Any], max_bpp: float | None) -> dict[str, Any]:
+    """The curve with only its points at or below ``max_bpp`` (None: all of them)."""
+    if max_bpp is None:
+        return curve
+    r = curve["results"]
+    keep = [i for i, b in enumerate(r["bpp"]) if b <= max_bpp]
+    cut = {k: [v[i] for i in keep] for k, v in r.items() if isinstance(v, list) and len(v) == len(r["bpp"])}
+    return {**curve, "results": cut}
+
+
+def bd_rows(curves: Sequence[dict[str, Any]], anchor: str, max_bpp: float | None = None) -> list[dict[str, Any]]:
+    """BD-rate (PSNR and SSIM) and BD-PSNR of every curve against the one named ``anchor``.
+
+    Args:
+        curves: results dicts (CompressAI layout).
+        anchor: the name of the reference curve.
+        max_bpp: only the points at or below this rate count, on every curve (None: all).
+    """
+    curves = [up_to(c, max_bpp) for c in curves]
     by_name = {c["name"]: c for c in curves}
     if anchor not in by_name:
         raise ConfigError(f"anchor {anchor!r} is not among the curves {sorted(by_name)}")
@@ -45,10 +62,14 @@ def _col(results: dict[str, Any], metric: str) -> list[float | None]:
     return results.get(metric) or [None] * len(results["bpp"])
 
 
-def print_bd_summary(curves: Sequence[dict[str, Any]], anchor: str, console: Console | None = None) -> None:
-    t = Table(title=f"BD against {anchor} (negative BD-rate: fewer bits at equal quality)")
+def print_bd_summary(curves: Sequence[dict[str, Any]], anchor: str, console: Console | None = None,
+                     max_bpp: float | None = None) -> None:
+    """Print every curve's BD numbers against ``anchor`` (only points at or below ``max_bpp``, if given)."""
+    upto = f", points <= {max_bpp:g} bpp" if max_bpp is not None else ""
+    t = Table(title=f"BD against {anchor}{upto} (negative BD-rate: fewer bits at equal quality)")
     for col in ("method", "bpp range", "BD-rate (PSNR)", "BD-PSNR", "BD-rate (SSIM)", "overlap"):
         t.add_column(col, justify="right")
+    curves = [up_to(c, max_bpp) for c in curves]
     for c, r in zip(curves, bd_rows(curves, anchor)):
         b = c["results"]["bpp"]
         t.add_row(r["name"], f"{min(b):.3f}-{max(b):.3f}", _fmt(r["bd_rate_psnr"], ".1f", True) + " %",
