@@ -141,7 +141,7 @@ def test_reconstruct_equals_the_real_decode(threads):
     assert torch.equal(DnncCodec(8).reconstruct(gray), DnncCodec(8).round_trip(gray).decoded)
 
 
-NEW = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.35}
+NEW = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.45, "deadzone_hf": 0.1}
 
 
 @pytest.mark.parametrize("entropy", ["band", "context"])
@@ -192,21 +192,24 @@ def test_deadzone_zeroes_small_coefficients():
     a, b = plain.quantize(y), dz.quantize(y)
     assert (b == 0).sum() > (a == 0).sum() and (b.abs() <= a.abs()).all()
     assert len(dz.encode(y)) < len(plain.encode(y))
+    sloped = DnncCodec(8.0, deadzone=0.5, deadzone_hf=0.1).quantize(y)  # plain rounding at DC, less and less above
+    assert torch.equal(sloped[..., 0], a[..., 0]) and (sloped[..., 1:] == 0).sum() > (a[..., 1:] == 0).sum()
 
 
 def test_params_and_header_params():
     legacy = DnncCodec(8.0)
-    assert legacy.header_params() == {"block_size": 8}
+    assert legacy.header_params() == {} and DnncCodec(block_size=4).header_params() == {"block_size": 4}
     codec = DnncCodec(8.0, qmatrix="jpeg", qmatrix_power=0.5, **NEW)
     assert codec.params() == {"format": "dct", "block_size": 8, "qmatrix": "jpeg", **NEW, "qmatrix_power": 0.5}
     head = codec.header_params()
-    assert head == {"block_size": 8, "qmatrix": "jpeg", "entropy": "context", "colour": "ycbcr420", "qmatrix_power": 0.5}
+    assert head == {"qmatrix": "jpeg", "entropy": "context", "colour": "ycbcr420", "qmatrix_power": 0.5}
+    assert codec.header_params(1) == {k: v for k, v in head.items() if k != "colour"}
     again = build_codec({**head, "format": "dct"}, rate=8.0)  # what a decoder rebuilds
     y = _rgb(32)
     assert torch.equal(again.decode(codec.encode(y), tuple(y.shape)), codec.decode(codec.encode(y), tuple(y.shape)))
     assert build_codec(codec_spec(codec)).params() == codec.params()  # model files keep the encoder's choices
-    for bad in ({"entropy": "x"}, {"colour": "lab"}, {"deadzone": 0.0}, {"deadzone": 0.7}, {"qmatrix": "mpeg"},
-                {"qmatrix": "jpeg", "block_size": 4}):
+    for bad in ({"entropy": "x"}, {"colour": "lab"}, {"deadzone": 0.0}, {"deadzone": 0.7}, {"deadzone_hf": -0.1},
+                {"qmatrix": "mpeg"}, {"qmatrix": "jpeg", "block_size": 4}):
         with pytest.raises(ValueError):
             DnncCodec(**bad)
 
@@ -223,10 +226,10 @@ def test_version_2_streams_still_decode():
     x = _rgb(48)
     old = _compressor(DnncCodec(16.0)).compress(x)
     hdr, payload = unpack(old)
-    assert hdr.params == {"block_size": 8}
+    assert hdr.params == {}
     body = old[7 : 7 + struct.unpack(">H", old[5:7])[0]]
     v2_params = b'{"block_size":8,"format":"dct","qmatrix":null}'
-    body = body.replace(b'{"block_size":8}', v2_params).replace(b"\x00\x10" + v2_params, struct.pack(">H", len(v2_params)) + v2_params)
+    body = body.replace(b"\x00\x02{}", struct.pack(">H", len(v2_params)) + v2_params)
     head = MAGIC + bytes([2]) + struct.pack(">H", len(body)) + body
     v2 = head + struct.pack(">III", zlib.crc32(head), len(payload), zlib.crc32(payload)) + payload
     assert unpack(v2)[0].params == {"block_size": 8, "format": "dct", "qmatrix": None}
@@ -244,7 +247,8 @@ from skimage import data
 from vcnlit.codecs import DnncCodec
 y = torch.from_numpy(data.astronaut()[:64, 100:164].transpose(2, 0, 1).copy()).float() / 255
 out = []
-for kw in ({}, {"entropy": "context"}, {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.35}):
+new = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.45, "deadzone_hf": 0.1}
+for kw in ({}, {"entropy": "context"}, new):
     for step in (4.0, 40.0):
         out.append(hashlib.sha256(DnncCodec(step, **kw).encode(y)).hexdigest())
 print(" ".join(out))

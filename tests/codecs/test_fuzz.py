@@ -54,7 +54,7 @@ def seeds() -> Iterator[list[tuple[Compressor, bytes]]]:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     out = []
-    new = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.35}  # the context model's format
+    new = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.45, "deadzone_hf": 0.1}  # the context model's format
     for codec, channels, scale, rates in ((StandardCodec("jpeg", 50), 3, 2, (10, 80)),
                                           (DnncCodec(8.0), 1, 1, (4.0, 32.0)),
                                           (DnncCodec(8.0), 3, 2, (16.0,)),

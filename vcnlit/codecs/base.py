@@ -62,8 +62,9 @@ class Codec(ABC):
         """Codec settings other than the rate (recorded in headers and results)."""
         return {}
 
-    def header_params(self) -> dict[str, Any]:
-        """What a bitstream header records for the decoder (the container names the codec besides)."""
+    def header_params(self, channels: int | None = None) -> dict[str, Any]:
+        """What a bitstream header of a ``channels``-channel signal records for the decoder (the container
+        names the codec besides)."""
         return self.params()
 
     def quantiser_steps(self, rate: float) -> Tensor:

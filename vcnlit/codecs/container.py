@@ -19,9 +19,9 @@ Layout (integers big-endian)::
 is reported, never decoded to a wrong image. Version 1 streams (no payload CRC) still decode.
 
 Version 3 has the layout of version 2; its DNNC params may name the entropy model (``entropy``)
-and the colour coding (``colour``), and omit ``format`` (the codec field names it) and a flat
-``qmatrix``. Streams of versions 1 and 2 name neither: they are per-band histograms over RGB,
-which is what a header without those keys still means. A vcnlit that reads only versions 1
+and the colour coding (``colour``), and hold only the settings that differ from DnncCodec's
+defaults (``format`` is the codec field). Streams of versions 1 and 2 name neither: they are
+per-band histograms over RGB, which is what a header without those keys still means. A vcnlit that reads only versions 1
 and 2 refuses version 3 streams in one line instead of misreading them.
 """
 

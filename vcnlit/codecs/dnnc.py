@@ -27,7 +27,9 @@ COLOURS = ("rgb", "ycbcr", "ycbcr420")
 #: what a stream whose header names none of these was coded with
 #: 8-bit value coded as 0: mid-grey of luma and plain channels, neutral chroma
 CENTRE = (128.0, 127.5)
-LEGACY = {"entropy": "band", "colour": "rgb", "deadzone": 0.5, "qmatrix_power": 1.0}
+LEGACY = {"entropy": "band", "colour": "rgb", "deadzone": 0.5, "deadzone_hf": None, "qmatrix_power": 1.0}
+#: settings only the encoder uses (kept out of bitstream headers)
+ENCODER_ONLY = ("deadzone", "deadzone_hf")
 
 
 class DnncCodec(Codec):
@@ -48,9 +50,11 @@ class DnncCodec(Codec):
             (:mod:`vcnlit.codecs.entropy.context`).
         colour: for 3-channel signals: ``"rgb"`` (as they are), ``"ycbcr"`` or ``"ycbcr420"``
             (chroma at half resolution, 2x2 means, bilinear upsampling on decoding).
-        deadzone: rounding offset of the quantiser (``floor(|c| / q + deadzone)``); 0.5 is
+        deadzone: rounding offset of the quantiser at DC (``floor(|c| / q + offset)``); 0.5 is
             plain rounding, smaller values zero more small coefficients (the encoder's
             choice: decoding does not depend on it).
+        deadzone_hf: the offset at the highest frequency; in between it runs linearly in
+            ``u + v``. None: ``deadzone`` at every frequency.
         qmatrix_power: the matrix is raised to this power (1: as given, 0: flat).
     """
 
@@ -67,6 +71,7 @@ class DnncCodec(Codec):
         entropy: str = LEGACY["entropy"],
         colour: str = LEGACY["colour"],
         deadzone: float = LEGACY["deadzone"],
+        deadzone_hf: float | None = LEGACY["deadzone_hf"],
         qmatrix_power: float = LEGACY["qmatrix_power"],
     ) -> None:
         super().__init__(_check_step(step), threads)
@@ -77,8 +82,14 @@ class DnncCodec(Codec):
         check_choice("codec.colour", colour, COLOURS)
         self.entropy, self.colour = entropy, colour
         self.deadzone = float(deadzone)
-        if not 0 < self.deadzone <= 0.5:
-            raise ConfigError(f"codec.deadzone must be in (0, 0.5], got {deadzone}")
+        self.deadzone_hf = None if deadzone_hf is None else float(deadzone_hf)
+        for key, v in (("deadzone", self.deadzone), ("deadzone_hf", self.deadzone_hf)):
+            if v is not None and not 0 < v <= 0.5:
+                raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
+        band = torch.arange(self.block**2, dtype=torch.float64)
+        u, v = band // self.block, band % self.block
+        slope = (self.deadzone if self.deadzone_hf is None else self.deadzone_hf) - self.deadzone
+        self._offset = self.deadzone + slope * (u + v) / max(2 * self.block - 2, 1)  # per band
         self.qmatrix_power = float(qmatrix_power)
         if not math.isfinite(self.qmatrix_power):
             raise ConfigError(f"codec.qmatrix_power must be finite, got {qmatrix_power}")
@@ -112,11 +123,14 @@ class DnncCodec(Codec):
                 p[key] = getattr(self, key)
         return p
 
-    def header_params(self) -> dict[str, Any]:
-        """What a decoder needs (the header names the format; the dead zone is the encoder's)."""
-        p = {k: v for k, v in self.params().items() if k not in ("format", "deadzone")}
-        if p["qmatrix"] is None:
-            del p["qmatrix"]
+    def header_params(self, channels: int | None = None) -> dict[str, Any]:
+        """What a decoder needs, as few bytes: the settings that differ from the constructor's defaults
+        (the header names the format, the dead zone is the encoder's, colour coding does not apply to
+        one channel)."""
+        defaults = {"block_size": 8, "qmatrix": None, **LEGACY}
+        p = {k: v for k, v in self.params().items() if k not in ("format", *ENCODER_ONLY) and v != defaults[k]}
+        if channels == 1:
+            p.pop("colour", None)
         return p
 
     def rate_to_unit(self, rate: float) -> float:
@@ -171,9 +185,9 @@ class DnncCodec(Codec):
         return planes
 
     def _round(self, c: Tensor) -> Tensor:
-        if self.deadzone == 0.5:
-            return torch.round(c)
-        return torch.sign(c) * torch.floor(c.abs() + self.deadzone)
+        if bool((self._offset == 0.5).all()):
+            return torch.round(c)  # the first format's rounding (half to even)
+        return torch.sign(c) * torch.floor(c.abs() + self._offset)
 
     def quantize_planes(self, y: Tensor, step: float | None = None) -> list[Tensor]:
         """(C, H, W) in [0, 1] -> int64 symbols of every plane, (block rows, block columns, block * block)."""

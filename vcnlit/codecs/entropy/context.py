@@ -12,19 +12,20 @@ anti-diagonal by anti-diagonal.
 
 Contexts. A coefficient's context is (kind, frequency class ``min(d, FC_MAX)``, number of
 non-zero AC coefficients of its block in earlier passes ``<= NF2 - 1``, activity class).
-The activity is ``4 a + n``: ``a`` the magnitudes of its two lower neighbours in the block
-(``(u-1, v)``, ``(u, v-1)``; twice the one there is on the block's edges), ``n`` the sum of
-``a`` over the four neighbouring blocks. In pass 1 ``a`` is the DC gradient of the block in the
-coefficient's direction (the DC of the blocks either side), whose sign also predicts the
-coefficient's sign: those coefficients are coded sign-flipped, with a sign bias per kind.
-Classes are half octaves of the activity (integer arithmetic). Magnitudes in contexts are
-token magnitudes (at most ``ESC``).
+The activity is ``4 a + n`` with ``a = 2 (m(u-1, v) + m(u, v-1)) + m(u-1, v-1)`` from the
+magnitudes ``m`` of its block (``4 m`` of the one lower neighbour on the block's edges) and
+``n`` the sum of ``a`` over the four neighbouring blocks. In pass 1 the activity is twice the
+DC gradient across the block in the coefficient's direction (the DCs of the blocks either
+side), whose sign also predicts the coefficient's sign: those coefficients are coded with
+the sign flipped so that agreeing is positive, under a sign bias chosen per kind. Classes
+are half octaves of the activity (integer arithmetic); magnitudes in contexts are token
+magnitudes (at most ``ESC``).
 
 Model. Each context has a shape of :mod:`~vcnlit.codecs.entropy.shapes` (``p0``, ``theta``)
-chosen by the encoder for the fewest bits and sent at its first use, Exp-Golomb coded as the
-difference from the last shape sent for the same (kind, frequency class), else the same kind.
-Tokens are the values clipped to ``+-ESC``; the remainder ``|v| - ESC`` of an escaped value
-is an Exp-Golomb code of an order chosen per pass.
+chosen by the encoder for the fewest payload + side-info bits and sent at its first use,
+Exp-Golomb coded as the difference from a shape already sent (:class:`_Prior`). Tokens are
+the values clipped to ``+-ESC``; the remainder ``|v| - ESC`` of an escaped value is an
+Exp-Golomb code of an order chosen per pass.
 
 Byte format::
 
@@ -142,6 +143,7 @@ class _Plane:
         left = np.where(v > 0, m[:, :, u, np.maximum(v - 1, 0)], 0)
         up = np.where(u > 0, m[:, :, np.maximum(u - 1, 0), v], 0)
         a = np.where(u == 0, 2 * left, np.where(v == 0, 2 * up, left + up))
+        a = 2 * a + np.where((u > 0) & (v > 0), m[:, :, np.maximum(u - 1, 0), np.maximum(v - 1, 0)], 0)
         ap = np.pad(a, ((1, 1), (1, 1), (0, 0)), mode="edge")
         n = ap[:-2, 1:-1] + ap[2:, 1:-1] + ap[1:-1, :-2] + ap[1:-1, 2:]
         f2 = np.broadcast_to(np.minimum(self.nnz, NF2 - 1)[:, :, None], a.shape)
