@@ -10,7 +10,8 @@ Prints a small report and returns (from ``run``) a dict::
      "dnnc": [{"image", "step", "bytes", "payload_bytes", "side_bytes", "ideal_bytes",
                "entropy_bytes", "ratio", "bpp", "psnr"}, ...],
      "models": [{"signal", "image", "step", "low_rate", "band_bytes", "context_bytes", "saving"}, ...],
-     "context_time": {"<image>": {"encode_s", "decode_s", "bytes"}, ...}}
+     "context_time": {"<image>": {"encode_s", "decode_s", "bytes"}, ...},
+     "codec_rd": [{"signal", "images", "settings", "bd_rate", "bd_psnr", "bpp", "psnr"}, ...]}
 
 ``ratio`` is arithmetic-coded payload / ideal code length under the model's own integer
 CDFs (side info excluded); ``entropy_bytes`` is the empirical entropy of the per-band
@@ -23,7 +24,10 @@ points (``low_rate``: the two coarsest); ``fullres``, the images as they are; ``
 colour images as DNNC codes them by default (luma and half-resolution chroma planes). The
 coefficients are those of a plain rounding quantiser (no dead zone), so both models see the
 first format's symbols. ``context_time``: DnncCodec encode and decode of a 768x512 photo in
-the default configuration (conf/codec/dct.yaml). Nothing is written to disk.
+the default configuration (conf/codec/dct.yaml, step 16). ``codec_rd``: BD-rate and BD-PSNR
+(PSNR of the coded signal, RGB for colour) of codec settings against the first format (per-band
+model, RGB, plain rounding) over steps 16-128 on the ``lowres`` signals: the codec alone, no
+networks. Nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -160,13 +164,55 @@ def models(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def context_time(quick: bool) -> dict[str, dict[str, float]]:
-    """Encode and decode time of the default DNNC codec (conf/codec/dct.yaml) on a 768x512 photo."""
+#: codec settings whose RD curves ``codec_rd`` compares with the first format's
+RD_VARIANTS: dict[str, dict[str, Any]] = {
+    "context model": {"entropy": "context"},
+    "context + dead zone": {"entropy": "context", "deadzone": 0.45, "deadzone_hf": 0.1},
+    "default (conf/codec/dct.yaml)": {},  # filled from the config file
+}
+RD_STEPS = (16, 24, 40, 64, 96, 128)
+
+
+def _default_spec() -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     spec = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "codec" / "dct.yaml"))
     spec.pop("_target_", None)
-    codec = DnncCodec(**spec)
+    spec.pop("step", None)
+    return spec
+
+
+def codec_rd(quick: bool) -> list[dict[str, Any]]:
+    """BD-rate (PSNR of the coded signal itself) of codec settings against the first format (per-band
+    model, RGB, plain rounding) over RD_STEPS, on the ``lowres`` and ``ycbcr420`` signals of :func:`models`."""
+    from vcnlit.eval.bd import bd
+    from vcnlit.eval.metrics import psnr
+
+    signals = {"lowres (gray)": {n: _halve(y) for n, y in _images(quick).items()},
+               "lowres (RGB)": {n: _halve(y) for n, y in _colour_images(quick).items()}}
+    variants = {**RD_VARIANTS, "default (conf/codec/dct.yaml)": _default_spec()}
+    rows = []
+    for signal, images in signals.items():
+        curves = {}
+        for name, kw in {"first format": {}, **variants}.items():
+            bpp, quality = [], []
+            for step in RD_STEPS:
+                codec = DnncCodec(step, **kw)
+                coded = [(codec.encode(y), y) for y in images.values()]
+                bpp.append(sum(8 * len(p) for p, _ in coded) / sum(y[0].numel() for y in images.values()))
+                quality.append(float(np.mean([psnr(codec.decode(p, tuple(y.shape))[None], y[None]).item()
+                                              for p, y in coded])))
+            curves[name] = {"bpp": bpp, "psnr": quality}
+        for name in variants:
+            r = bd(curves["first format"], curves[name])
+            rows.append({"signal": signal, "images": list(images), "settings": name, "bd_rate": r.bd_rate,
+                         "bd_psnr": r.bd_quality, "bpp": curves[name]["bpp"], "psnr": curves[name]["psnr"]})
+    return rows
+
+
+def context_time(quick: bool) -> dict[str, dict[str, float]]:
+    """Encode and decode time of the default DNNC codec (conf/codec/dct.yaml) on a 768x512 photo."""
+    codec = DnncCodec(16.0, **_default_spec())
     size = (64, 96) if quick else (512, 768)
     out = {}
     for channels in (1, 3):
@@ -186,6 +232,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     rows = dnnc_sizes(quick)
     cmp_rows = models(quick)
     times = context_time(quick)
+    rd = codec_rd(quick)
     print(f"torchac, {int(tp['symbols'])} symbols (median of runs):")
     for key in ("torchac_encode", "torchac_decode", "encode_symbols", "decode_symbols"):
         print(f"  {key:<15} {tp[key] / 1e6:8.2f} M symbols/s")
@@ -207,7 +254,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     for name, t in times.items():
         print(f"default DNNC codec, {name}: encode {t['encode_s']:.3f} s, decode {t['decode_s']:.3f} s, "
               f"{t['bytes']} bytes")
-    return {"throughput": tp, "dnnc": rows, "models": cmp_rows, "context_time": times}
+    print()
+    for r in rd:
+        print(f"{r['signal']:<14} {r['settings']:<30} BD-rate {r['bd_rate']:+6.1f} %  BD-PSNR {r['bd_psnr']:+.2f} dB"
+              " vs the first format")
+    return {"throughput": tp, "dnnc": rows, "models": cmp_rows, "context_time": times, "codec_rd": rd}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

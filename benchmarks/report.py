@@ -119,6 +119,10 @@ def render(r: dict[str, Any]) -> str:
             "", _table(["default DNNC codec", "encode (s)", "decode (s)", "bytes"],
                        [[k, t["encode_s"], t["decode_s"], t["bytes"]]
                         for k, t in r["entropy"].get("context_time", {}).items()]),
+            "", "### DNNC codec settings vs the first format (codec alone, lowres signals, PSNR of the signal)", "",
+            _table(["signal", "settings", "BD-rate", "BD-PSNR (dB)"],
+                   [[d["signal"], d["settings"], f"{d['bd_rate']:+.1f}%", d["bd_psnr"]]
+                    for d in r["entropy"].get("codec_rd", [])]),
             "", "## Peak memory, 3840x2160 compress / decompress", "",
             _table(["figure", "value"], _flat(r["memory"])), ""]
     return "\n".join(out)
