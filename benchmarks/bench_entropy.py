@@ -48,7 +48,7 @@ from benchmarks.bench_codec import photo
 from benchmarks.common import ROOT, median_time
 from vcnlit.codecs import DnncCodec
 from vcnlit.codecs import entropy as ent
-from vcnlit.codecs.entropy.coder import _cdf_rows, _torchac
+from vcnlit.codecs.entropy.coder import _cdf_rows, load_torchac
 
 STEPS = (4, 8, 16, 32)
 #: the dnnc_lowres rate points (conf/experiment/dnnc_lowres.yaml); the two coarsest are its low rates
@@ -70,7 +70,7 @@ def _images(quick: bool) -> dict[str, torch.Tensor]:
 
 def throughput(quick: bool) -> dict[str, float]:
     """Symbols per second of raw torchac calls and of the full encode/decode_symbols."""
-    tac = _torchac()
+    tac = load_torchac()
     runs = 3 if quick else 7
     n = 1 << (17 if quick else 20)
     rng = np.random.default_rng(0)

@@ -12,8 +12,7 @@ from torch import Tensor
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.byteio import ByteReader, put_varint
 from vcnlit.codecs.dct import dct_bands, idct_bands
-from vcnlit.codecs.entropy import decode_symbols, encode_symbols
-from vcnlit.codecs.entropy.context import decode_planes, encode_planes
+from vcnlit.codecs.entropy import decode_planes, decode_symbols, encode_planes, encode_symbols
 from vcnlit.codecs.rate_proxy import JPEG_CHROMA_TABLE, JPEG_LUMA_TABLE
 from vcnlit.errors import ConfigError, check_choice
 from vcnlit.pixels import pad_bottom_right

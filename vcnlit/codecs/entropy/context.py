@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from vcnlit.codecs.byteio import BitReader, BitWriter, ByteReader, bit_length, put_varint
-from vcnlit.codecs.entropy.coder import _torchac
+from vcnlit.codecs.entropy.coder import load_torchac
 from vcnlit.codecs.entropy.model import BUDGET, MAX_SYMBOLS
 from vcnlit.codecs.entropy.shapes import BIASES, ESC, LP, N_P0, N_TH, K, bits_table, cdf_table
 from vcnlit.errors import BitstreamError
@@ -352,7 +352,7 @@ def encode_planes(planes: Sequence[np.ndarray], kinds: Sequence[int]) -> bytes:
     bits = BitWriter()
     bits.put(bias_of, 2)
     out = bytearray()
-    tac = _torchac()
+    tac = load_torchac()
     prior = _Prior()
     for (ps, x), lv in zip(passes, live):
         bits.put(int(not lv), 1)
@@ -414,7 +414,7 @@ def decode_planes(data: bytes, shapes: Sequence[tuple[int, int, int]], kinds: Se
                 prior.set(cid, (p, th))
             rows = _rows(shape_of, bias_of, ps)
             for a, b in _chunks(len(x)):
-                s = _torchac().decode_int16_normalized_cdf(_cdf(rows[a:b]), rd.read(rd.varint()))
+                s = load_torchac().decode_int16_normalized_cdf(_cdf(rows[a:b]), rd.read(rd.varint()))
                 x[a:b] = s.numpy().astype(np.int64) - ESC
             if np.any(x > ESC):
                 raise BitstreamError("arithmetic-coded stream is corrupt")
