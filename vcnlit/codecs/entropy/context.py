@@ -53,7 +53,17 @@ import torch
 from vcnlit.codecs.byteio import BitReader, BitWriter, ByteReader, bit_length, put_varint
 from vcnlit.codecs.entropy.coder import load_torchac
 from vcnlit.codecs.entropy.model import BUDGET, MAX_SYMBOLS
-from vcnlit.codecs.entropy.shapes import BIASES, ESC, LP, N_P0, N_TH, K, bits_table, cdf_table
+from vcnlit.codecs.entropy.shapes import (
+    BIASES,
+    BIT_SCALE,
+    ESC,
+    LP,
+    N_P0,
+    N_TH,
+    K,
+    bits_table,
+    cdf_table,
+)
 from vcnlit.errors import BitstreamError
 
 #: frequency classes: diagonals 0 .. FC_MAX - 1 each, FC_MAX and beyond together
@@ -253,7 +263,8 @@ def _choose(order: list[int], hist: np.ndarray, bias_of: np.ndarray) -> np.ndarr
     for cid in order:
         cost = table[0] @ hist[cid, 0] + table[bias_of[_split(cid)[0]]] @ hist[cid, 1]
         p, t = prior.get(cid)
-        out[cid] = best = int(np.argmin(cost + _se_bits(grid // N_TH - p) + _se_bits(grid % N_TH - t)))
+        side = (_se_bits(grid // N_TH - p) + _se_bits(grid % N_TH - t)) * BIT_SCALE
+        out[cid] = best = int(np.argmin(cost + side))
         prior.set(cid, (best // N_TH, best % N_TH))
     return out
 

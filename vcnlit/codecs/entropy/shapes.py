@@ -93,8 +93,16 @@ def cdf_table() -> np.ndarray:
     return c.astype(np.uint16).view(np.int16)
 
 
+#: code lengths in :func:`bits_table` are integers in units of 1 / BIT_SCALE bit
+BIT_SCALE = 4096
+
+
 @cache
 def bits_table() -> np.ndarray:
-    """Code length in bits of every token under every shape (encoder side): (len(BIASES), N_P0 * N_TH, K)."""
+    """Code length of every token under every shape (encoder side): (len(BIASES), N_P0 * N_TH, K).
+
+    Integers in units of ``1 / BIT_SCALE`` bit, held as float64: a histogram's cost (counts below
+    2**30) sums exactly in any order, so the encoder's choices do not depend on the BLAS.
+    """
     f = freq_table()
-    return (PRECISION - np.log2(f)).reshape(len(BIASES), N_P0 * N_TH, K)
+    return np.rint((PRECISION - np.log2(f)) * BIT_SCALE).reshape(len(BIASES), N_P0 * N_TH, K)
