@@ -23,16 +23,16 @@ STEP_RANGE = (1.0, 128.0)
 ENTROPY_MODELS = ("band", "context")
 #: how 3-channel signals are coded: as they are, as YCbCr, or as YCbCr with chroma at half resolution
 COLOURS = ("rgb", "ycbcr", "ycbcr420")
-#: what a stream whose header names none of these was coded with
 #: 8-bit value coded as 0: mid-grey of luma and plain channels, neutral chroma
 CENTRE = (128.0, 127.5)
+#: the first format's settings: what a stream whose header names none of these was coded with
 LEGACY = {"entropy": "band", "colour": "rgb", "deadzone": 0.5, "deadzone_hf": None, "qmatrix_power": 1.0}
 #: settings only the encoder uses (kept out of bitstream headers)
 ENCODER_ONLY = ("deadzone", "deadzone_hf")
 
 
 class DnncCodec(Codec):
-    """JPEG-like transform codec: quantised ``DCT(255 y - 128) / (step * qmatrix)``, entropy coded.
+    """JPEG-like transform codec: quantised ``DCT(255 y - 128) / (step * qmatrix)`` per plane, entropy coded.
 
     ``step`` is the rate knob (larger step = fewer bytes). Images must have height and width
     that are multiples of ``block_size`` (the pipeline pads). The payload holds no shape or
