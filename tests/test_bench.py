@@ -24,10 +24,17 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert all(e["encode_s"] > 0 and e["decode_s"] > 0 and e["bpp"] > 0 for e in res["encode_decode"].values())
     assert all(e["seconds"] > 0 for e in res["rd_curve"].values())
     assert res["entropy"]["throughput"]["torchac_encode"] > 0 and res["entropy"]["dnnc"]
+    models = res["entropy"]["models"]
+    assert {m["signal"] for m in models} == {"lowres", "fullres", "ycbcr420"} and any(m["low_rate"] for m in models)
+    assert all(m["context_bytes"] < m["band_bytes"] for m in models)
+    assert all(t["encode_s"] > 0 and t["decode_s"] > 0 for t in res["entropy"]["context_time"].values())
+    assert all(r["bd_rate"] < 0 for r in res["entropy"]["codec_rd"])  # every new setting saves bits
     assert {t["target"].split(",")[0] for t in res["targets"]} >= {
-        "Lightning overhead", "codec share of an end-to-end step", "DNNC real / ideal code length (worst row)"}
+        "Lightning overhead", "codec share of an end-to-end step", "DNNC real / ideal code length (worst row)",
+        "context / per-band bytes at the dnnc_lowres low rate points (worst row)"}
     md = (tmp_path / "RESULTS.md").read_text()
     for heading in ("## Targets", "## Training throughput", "## Encode and decode", "## Full RD curve",
-                    "## Entropy coding", "## Peak memory"):
+                    "## Entropy coding", "### Context model vs per-band", "### DNNC codec settings",
+                    "## Peak memory"):
         assert heading in md
     assert res["machine"]["cpu"] in md and res["command"] in md

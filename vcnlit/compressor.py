@@ -126,7 +126,7 @@ class Compressor:
     def header(self, shape: tuple[int, ...], rate: float) -> Header:
         c, h, w = shape[-3:]
         return Header(mode=self.codec.mode, codec=self.codec.name, channels=c, height=h, width=w,
-                      rate=float(rate), params=self.codec.params(), fingerprint=self.fingerprint)
+                      rate=float(rate), params=self.codec.header_params(c), fingerprint=self.fingerprint)
 
     @torch.no_grad()
     def round_trip(self, x: Tensor, rate: float | list[float], y: Tensor | None = None) -> RoundTrip:

@@ -1,4 +1,5 @@
-"""Fuzzing the decoder with real streams (SCIC/JPEG and DNNC/dct from a tiny real model), truncated,
+"""Fuzzing the decoder with real streams (SCIC/JPEG and DNNC/dct in both entropy models from a tiny real
+model), truncated,
 bit-flipped, spliced, random, and with corrupt payloads re-framed in a valid container (so the codec
 decoders themselves see the damage, not only the CRCs).
 
@@ -53,9 +54,12 @@ def seeds() -> Iterator[list[tuple[Compressor, bytes]]]:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     out = []
+    new = {"entropy": "context", "colour": "ycbcr420", "deadzone": 0.45, "deadzone_hf": 0.1}  # the context model's format
     for codec, channels, scale, rates in ((StandardCodec("jpeg", 50), 3, 2, (10, 80)),
                                           (DnncCodec(8.0), 1, 1, (4.0, 32.0)),
-                                          (DnncCodec(8.0), 3, 2, (16.0,))):
+                                          (DnncCodec(8.0), 3, 2, (16.0,)),
+                                          (DnncCodec(8.0, **new), 1, 1, (2.0, 32.0)),
+                                          (DnncCodec(8.0, **new), 3, 2, (4.0, 40.0))):
         system = ResamplingSystem(channels=channels, scale=scale, width=8, rsn_depth=1, idn_depth=1,
                                   outer_kernel=3).eval()
         comp = Compressor(system, codec, tile_size=32)  # tiled decoding is fuzzed too

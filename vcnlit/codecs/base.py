@@ -79,6 +79,11 @@ class Codec(ABC):
         """Codec settings other than the rate (recorded in headers and results)."""
         return {}
 
+    def header_params(self, channels: int | None = None) -> dict[str, Any]:
+        """What a bitstream header of a ``channels``-channel signal records for the decoder (the container
+        names the codec besides)."""
+        return self.params()
+
     def quantiser_steps(self, rate: float) -> Tensor:
         """The 8-bit-scale quantiser step of each block-DCT band at ``rate``, for :meth:`estimated_bits`;
         codecs that are not block-DCT based have none."""

@@ -17,6 +17,12 @@ Layout (integers big-endian)::
 ``MAX_SAMPLES``) before anything is decoded or allocated, and raises
 :class:`BitstreamError` (one-line message) on any malformed input: a flipped bit anywhere
 is reported, never decoded to a wrong image. Version 1 streams (no payload CRC) still decode.
+
+Version 3 has the layout of version 2; its DNNC params may name the entropy model (``entropy``)
+and the colour coding (``colour``), and hold only the settings that differ from DnncCodec's
+defaults (``format`` is the codec field). Streams of versions 1 and 2 name neither: they are
+per-band histograms over RGB, which is what a header without those keys still means. A vcnlit that reads only versions 1
+and 2 refuses version 3 streams in one line instead of misreading them.
 """
 
 from __future__ import annotations
@@ -36,9 +42,9 @@ from vcnlit.codecs.byteio import ByteReader
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
-FORMAT_VERSION = 2
-#: versions ``unpack`` reads (1: no payload CRC)
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: versions ``unpack`` reads (1: no payload CRC; 3: DNNC params may name the entropy model and colour coding)
+READABLE_VERSIONS = (1, 2, 3)
 #: largest channels * height * width a stream (or an input image) may have: about 89 megapixels
 #: in RGB, Pillow's own decompression-bomb limit
 MAX_SAMPLES = 1 << 28

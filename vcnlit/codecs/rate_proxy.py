@@ -28,6 +28,15 @@ JPEG_LUMA_TABLE: tuple[tuple[int, ...], ...] = (
     (72, 92, 95, 98, 112, 100, 103, 99),
 )
 
+#: the JPEG standard's chrominance quantisation table (ITU-T T.81, Annex K.1)
+JPEG_CHROMA_TABLE: tuple[tuple[int, ...], ...] = (
+    (17, 18, 24, 47, 99, 99, 99, 99),
+    (18, 21, 26, 66, 99, 99, 99, 99),
+    (24, 26, 56, 99, 99, 99, 99, 99),
+    (47, 66, 99, 99, 99, 99, 99, 99),
+    *((99,) * 8,) * 4,
+)
+
 
 def jpeg_quant_table(quality: float) -> Tensor:
     """The 8x8 luminance steps libjpeg uses at ``quality`` (1-100), flattened by band ``u * 8 + v``."""

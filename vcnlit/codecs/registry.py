@@ -7,6 +7,9 @@ from typing import Any
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.standard import StandardCodec
 
+#: DnncCodec settings a spec or header may hold besides its step
+DNNC_KEYS = ("block_size", "qmatrix", "entropy", "colour", "deadzone", "deadzone_hf", "qmatrix_power")
+
 
 def codec_spec(codec: Codec) -> dict[str, Any]:
     """Plain values that rebuild ``codec``: its parameters plus its rate."""
@@ -22,7 +25,7 @@ def build_codec(spec: dict[str, Any], rate: float | None = None) -> Codec:
 
         step = rate if rate is not None else spec.pop("step", 8.0)
         spec.pop("step", None)
-        return DnncCodec(step=float(step), **_only(spec, ("block_size", "qmatrix")))
+        return DnncCodec(step=float(step), **_only(spec, DNNC_KEYS))
     quality = rate if rate is not None else spec.pop("quality", 20)
     spec.pop("quality", None)
     return StandardCodec(format=fmt, quality=float(quality), **_only(spec, ("optimize", "subsampling")))

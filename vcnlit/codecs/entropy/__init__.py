@@ -1,4 +1,9 @@
-"""Lossless arithmetic coding of integer symbols with torchac and per-band histogram models.
+"""Lossless arithmetic coding of integer symbols with torchac: per-band histogram models (this doc).
+
+DNNC's default model is the context-adaptive one of :mod:`vcnlit.codecs.entropy.context`
+(:func:`encode_planes` / :func:`decode_planes`), over the parametric distributions of
+:mod:`vcnlit.codecs.entropy.shapes`; the per-band model below is the first DNNC format
+(``codec.entropy: band``).
 
 Symbols come as ``(C, n_blocks, n_bands)`` integers (int32 range). Every (channel, band)
 column gets its own static model: a histogram of its values over the alphabet ``[min, max]``
@@ -49,6 +54,7 @@ from vcnlit.codecs.entropy.coder import (
     ideal_bits,
     split_sizes,
 )
+from vcnlit.codecs.entropy.context import decode_planes, encode_planes
 from vcnlit.codecs.entropy.model import BUDGET, KMAX, MASS, MAX_SYMBOLS, PRECISION
 
 __all__ = [
@@ -58,7 +64,9 @@ __all__ = [
     "MAX_SYMBOLS",
     "PRECISION",
     "Sizes",
+    "decode_planes",
     "decode_symbols",
+    "encode_planes",
     "encode_symbols",
     "entropy_bits",
     "ideal_bits",

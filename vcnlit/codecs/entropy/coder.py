@@ -28,8 +28,8 @@ from vcnlit.codecs.entropy.model import (
 from vcnlit.errors import BitstreamError
 
 
-def _torchac():
-    """Import torchac lazily (its first import compiles a C++ extension)."""
+def load_torchac():
+    """The torchac module, imported lazily (its first import compiles a C++ extension)."""
     import torchac
     from torchac import torchac as impl
 
@@ -100,7 +100,7 @@ def encode_symbols(symbols: Tensor) -> bytes:
     sym = _as_numpy(symbols)
     model, blob, _ = choose_model(sym)
     values = vband_values(sym, model.mins, model.sizes, model.vbands)
-    tac = _torchac()
+    tac = load_torchac()
     streams = []
     for pieces in _streams(model.vbands, sym.shape[1]):
         cdf, _ = _stream_cdf(model, pieces)
@@ -170,7 +170,7 @@ def decode_symbols(data: bytes, shape: tuple[int, int, int]) -> Tensor:
     c, n, nb = _check_shape(shape)
     model, streams = _parse(data, (c, n, nb))
     values = [np.empty(n, dtype=np.int64) for _ in model.vbands]
-    tac = _torchac() if streams else None
+    tac = load_torchac() if streams else None
     for pieces, stream in zip(_streams(model.vbands, n), streams):
         cdf, ks = _stream_cdf(model, pieces)
         s = tac.decode_int16_normalized_cdf(cdf, stream).numpy().astype(np.int64)
