@@ -15,17 +15,20 @@ def _check_rd(path, channels=1):
     assert all(len(r[k]) == n for k in ("bpp", "psnr", "ssim"))
     assert all(b > 0 for b in r["bpp"]) and all(p > 10 for p in r["psnr"])
     assert rd["meta"]["channels"] == channels and rd["meta"]["experiment"]
+    if channels == 3:  # CompressAI's keys for colour, and PSNR on luma
+        assert r["psnr-rgb"] == r["psnr"] and len(r["psnr-y"]) == n
     return rd
 
 
 @pytest.mark.parametrize("exp", EXPERIMENTS)
 def test_smoke_pipeline(exp, image_dirs, tmp_path):
+    channels = 3 if exp.endswith("_rgb") else 1
     run = tmp_path / "run"
     p = run_module("vcnlit.run", f"+experiment={exp}", "debug=smoke", "logger=csv", f"hydra.run.dir={run}",
                    *data_overrides(image_dirs))
     assert p.returncode == 0, p.stderr[-3000:]
     assert (run / "model.ckpt").exists()
-    rd = _check_rd(run / "rd.json")
+    rd = _check_rd(run / "rd.json", channels)
     assert rd["meta"]["experiment"] == exp
     assert (run / "rd.png").exists()
     assert "at the nearest bpp" in p.stdout
@@ -35,14 +38,14 @@ def test_smoke_pipeline(exp, image_dirs, tmp_path):
     p = run_module("vcnlit.evaluate", f"ckpt_path={run / 'model.ckpt'}", f"data.test_dir={image_dirs['val']}",
                    f"hydra.run.dir={ev}")
     assert p.returncode == 0, p.stderr[-3000:]
-    rd2 = _check_rd(ev / "rd.json")
+    rd2 = _check_rd(ev / "rd.json", channels)
     assert rd2["meta"]["rate_points"] == rd["meta"]["rate_points"]
     assert list(rd2["results_by_image"]) == ["0_chelsea.png"]
     # the decoder's self-ensemble can be set at evaluation; the low-resolution models average 4 flips
     p = run_module("vcnlit.evaluate", f"ckpt_path={run / 'model.ckpt'}", f"data.test_dir={image_dirs['val']}",
                    "self_ensemble=1", f"hydra.run.dir={tmp_path / 'eval1'}")
     assert p.returncode == 0, p.stderr[-3000:]
-    rd3 = _check_rd(tmp_path / "eval1" / "rd.json")
+    rd3 = _check_rd(tmp_path / "eval1" / "rd.json", channels)
     assert rd3["results"]["bpp"] == rd2["results"]["bpp"]
     assert (rd3["results"]["psnr"] == rd2["results"]["psnr"]) == exp.endswith("fullres")
 
