@@ -6,7 +6,7 @@ EXP     ?= scic_lowres
 ARGS    ?=
 export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 
-.PHONY: install run test smoke bench tables lint clean
+.PHONY: install run test smoke bench tables ablation lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,11 +25,14 @@ smoke: ## the whole pipeline with tiny nets, a few seconds
 bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min)
 	$(PY) -m benchmarks.run $(ARGS)
 
-# `make tables results_dir=DIR runs_dir=DIR` passes them on, as ARGS='results_dir=DIR' does
+# `make tables results_dir=DIR runs_dir=DIR` (or make ablation) passes them on, as ARGS='results_dir=DIR' does
 TABLES_VARS = $(foreach v,results_dir runs_dir,$(if $($(v)),$(v)=$($(v))))
 
 tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (ARGS='debug=smoke': <dataset>_debug-smoke/)
 	$(PY) experiments/tables.py $(TABLES_VARS) $(ARGS)
+
+ablation: ## gradient proxies x experiments x seeds -> experiments/results/<dataset>/ablation.md (ARGS='debug=smoke': <dataset>_debug-smoke/)
+	$(PY) experiments/ablation.py $(TABLES_VARS) $(ARGS)
 
 test: ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)

@@ -10,9 +10,7 @@ the results (``debug=smoke``, ``seed=1``, ...) writes to ``<dataset>_<overrides>
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -23,45 +21,25 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.errors import ConfigError, RunDirError, exit_on_user_error
+from vcnlit.eval import runs as run_folders
 
 log = logging.getLogger("vcnlit.tables")
 
 #: keys of conf/tables.yaml that configure this script, not the training runs
 OWN_KEYS = {"experiments", "runs_dir", "results_dir", "dataset", "anchor", "idn_only", "bpp_targets",
             "baseline_set", "experiment_name", "replot", "hydra"}
-#: training overrides that do not change the trained model (kept out of the run folder's tag)
-EVAL_ONLY = {"data.test_dir", "data.max_eval_images", "data.on_bad_image", "logger"}
 #: overrides that do not change the results (kept out of the results folder's name)
-SAME_RESULTS = {"data.test_dir", "data.on_bad_image", "logger", "runs_dir", "results_dir", "dataset", "replot"}
-
-
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
-def _tag(overrides: list[str]) -> str:
-    """Folder name of a set of overrides: ``default``, ``debug-smoke``, or a hash when long."""
-    if not overrides:
-        return "default"
-    tag = re.sub(r"[^A-Za-z0-9.,_-]+", "-", "_".join(sorted(overrides)))
-    return tag if len(tag) <= 60 else tag[:40] + "-" + hashlib.sha1(tag.encode()).hexdigest()[:8]
+SAME_RESULTS = run_folders.SAME_RESULTS | {"replot"}
+run_tag = run_folders.run_tag
 
 
 def training_overrides(task_overrides: list[str]) -> list[str]:
-    return [o for o in task_overrides if _key(o).split(".")[0].split("/")[0] not in OWN_KEYS]
-
-
-def run_tag(overrides: list[str]) -> str:
-    """Folder name of a set of training overrides: ``default``, ``debug-smoke``, or a hash when long."""
-    return _tag([o for o in overrides if _key(o) not in EVAL_ONLY])
+    return run_folders.training_overrides(task_overrides, OWN_KEYS)
 
 
 def results_name(dataset: str, task_overrides: list[str]) -> str:
-    """The results folder of a run: ``dataset`` for a plain run, ``<dataset>_<overrides>`` (e.g.
-    ``embedded_debug-smoke``) for any run whose overrides change the results, so that a smoke or
-    otherwise overridden run never writes over the full results."""
-    changing = [o for o in task_overrides if _key(o) not in SAME_RESULTS and _key(o).split(".")[0] != "hydra"]
-    return dataset if not changing else f"{dataset}_{_tag(changing)}"
+    """``dataset``, or ``<dataset>_<overrides>`` when the overrides change the results (never the full results)."""
+    return run_folders.results_name(dataset, task_overrides, SAME_RESULTS)
 
 
 def method_names(cfg: DictConfig) -> list[str]:

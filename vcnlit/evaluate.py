@@ -32,12 +32,22 @@ log = logging.getLogger(__name__)
 def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tuple[str, Tensor]],
                        cfg: DictConfig, out_dir: Path, logger: Any = None,
                        experiment: str | None = None) -> dict[str, Any]:
-    """Model RD curve + plain-codec baseline on ``images``; write rd.json, baseline JSON and rd.png."""
+    """Model RD curve + plain-codec baseline on ``images``; write rd.json, baseline JSON and rd.png.
+
+    ``eval.baseline=false`` leaves the baseline out (rd.json and rd.png of the model alone).
+    """
     experiment = experiment or cfg.experiment_name
     prov = provenance(OmegaConf.to_container(cfg, resolve=True))
     rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
                        tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE))
     write_json(out_dir / "rd.json", rd)
+    if not cfg.eval.get("baseline", True):
+        plot = plot_rd([rd], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
+                       xmax=1.5 * max(rd["results"]["bpp"]), note=cfg.eval.get("note"))
+        log.info("wrote %s and %s", out_dir / "rd.json", plot)
+        if logger:
+            log_rd([logger], "test", rd, [rd], plot)
+        return {"rd": rd, "baseline": None, "rows": []}
 
     # the plain standard codec with the same encoder settings (JPEG unless the model's codec is standard)
     spec = baseline_codec_spec(codec)

@@ -94,5 +94,7 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     # W&B accepts [a-z0-9] ids; persisted so that a resumed run logs to the same W&B run
     run_id = os.environ.get("WANDB_RUN_ID") or (prev or {}).get("wandb_id") or secrets.token_hex(4)
     marker = {"experiment": cfg.experiment_name, "seed": int(cfg.seed), "status": "running", "wandb_id": run_id}
+    if prev and prev.get("stage_seconds"):  # a resumed run keeps the times of the stages it finished
+        marker["stage_seconds"] = prev["stage_seconds"]
     write_marker(run_dir, marker)
     return marker

@@ -8,6 +8,7 @@ writes the run directory and evaluates.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,19 @@ def check_stages(cfg: DictConfig, system: ResamplingSystem, codec: Codec) -> Non
 
 
 def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, codec: Codec,
-              datamodule: pl.LightningDataModule, logger: Any, run_dir: Path) -> None:
-    """Train one stage, resuming from its last checkpoint; skip it if it already finished."""
+              datamodule: pl.LightningDataModule, logger: Any, run_dir: Path) -> float | None:
+    """Train one stage, resuming from its last checkpoint; skip it if it already finished.
+
+    Returns:
+        The wall time (seconds) this call trained the stage for; None when it had already finished.
+    """
     stage_dir = run_dir / "stages" / name
     done = stage_dir / DONE
     if done.exists():
         system.load_state_dict(torch.load(done, map_location="cpu", weights_only=True))
         log.info("stage %s already finished: loaded %s", name, done)
-        return
+        return None
+    start = time.perf_counter()
     stage_cfg = cfg.stages[name]
     pl.seed_everything(int(cfg.seed) + index, workers=True)
     module = instantiate(stage_cfg.module, system=system, codec=codec)
@@ -90,10 +96,14 @@ def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, 
         raise KeyboardInterrupt(f"stage {name} interrupted; run the same command again to resume")
     if trainer.is_global_zero:
         save_torch(system.state_dict(), done)
+    return time.perf_counter() - start
 
 
 def train(cfg: DictConfig) -> float | None:
     """All stages, then ``model.ckpt`` and the test-split evaluation (``rd.json``) in the run directory.
+
+    ``run.json`` records the wall time of each stage (``stage_seconds``: of the session that finished
+    it) and of the evaluation (``eval_seconds``).
 
     Returns the value of ``optimized_metric`` (for hyperparameter sweeps), or None when unset.
     """
@@ -112,14 +122,19 @@ def train(cfg: DictConfig) -> float | None:
     status = "failed"
     try:
         for i, name in enumerate(cfg.stages.order):
-            run_stage(name, i, cfg, system, codec, datamodule, logger, run_dir)
+            seconds = run_stage(name, i, cfg, system, codec, datamodule, logger, run_dir)
+            if seconds is not None and is_global_zero():
+                marker["stage_seconds"] = {**marker.get("stage_seconds", {}), name: round(seconds, 2)}
+                write_marker(run_dir, marker)
         if not is_global_zero():
             status = "success"
             return None  # rank zero writes the model and evaluates
         system.eval()
         save_model(run_dir / "model.ckpt", system, codec, cfg.experiment_name,
                    meta={"seed": int(cfg.seed), "config": OmegaConf.to_container(cfg, resolve=True)})
+        start = time.perf_counter()
         evaluate_and_write(system, codec, datamodule.images("test"), cfg, run_dir, logger)
+        marker["eval_seconds"] = round(time.perf_counter() - start, 2)
         value = None
         if cfg.get("optimized_metric"):
             value = objective(str(cfg.optimized_metric), system, codec, datamodule.images("val"), cfg)

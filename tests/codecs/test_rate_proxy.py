@@ -18,6 +18,9 @@ def test_jpeg_quant_table_is_the_one_libjpeg_writes(quality):
     with Image.open(io.BytesIO(buf.getvalue())) as im:
         written = list(im.quantization[0])
     assert jpeg_quant_table(quality).int().tolist() == written
+    Image.new("RGB", (16, 16), (128, 60, 200)).save(buf := io.BytesIO(), "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        assert jpeg_quant_table(quality, chroma=True).int().tolist() == list(im.quantization[1])
 
 
 def _photo_batch():

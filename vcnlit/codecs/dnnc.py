@@ -169,8 +169,8 @@ class DnncCodec(Codec):
         return [(h // b, w // b, 0)] + [(hc, wc, 1)] * 2
 
     def _signal_planes(self, y: Tensor) -> list[Tensor]:
-        """(C, H, W) in [0, 1] -> the 2-D planes to code, in 8-bit units centred on 0."""
-        x = y.detach().to("cpu", torch.float64).clamp(0, 1)
+        """(C, H, W) in [0, 1] -> the 2-D planes to code, in 8-bit units centred on 0 (differentiable)."""
+        x = y.clamp(0, 1)
         if self._ycbcr(x.shape[0]):
             from kornia.color import rgb_to_ycbcr
 
@@ -188,34 +188,53 @@ class DnncCodec(Codec):
             return torch.round(c)  # the first format's rounding (half to even)
         return torch.sign(c) * torch.floor(c.abs() + self._offset)
 
-    def quantize_planes(self, y: Tensor, step: float | None = None) -> list[Tensor]:
-        """(C, H, W) in [0, 1] -> int64 symbols of every plane, (block rows, block columns, block * block)."""
+    def transform(self, y: Tensor) -> list[Tensor]:
+        """(C, H, W) in [0, 1] -> the block-DCT coefficients of every plane, (n_blocks, block * block) each,
+        in 8-bit units; differentiable in ``y`` (in its dtype and device). :meth:`quantize_planes` divides
+        them by :meth:`plane_steps` and rounds."""
         if y.dim() != 3:
             raise ValueError(f"expected one (C, H, W) image, got shape {tuple(y.shape)}")
         shapes = self.plane_shapes(tuple(y.shape))
         signal = self._signal_planes(y)
-        out: list[Tensor] = []
+        out: list[Tensor] = [torch.empty(0)] * len(shapes)
         for group in _same_size(shapes):
             coeffs = dct_bands(torch.stack([signal[i] for i in group]), self.block)  # (n, n_blocks, block * block)
-            steps = torch.stack([self._steps(step, shapes[i][2]) for i in group])[:, None]
-            q = self._round(coeffs / steps)
+            for i, ci in zip(group, coeffs):
+                out[i] = ci
+        return out
+
+    def plane_steps(self, shape: tuple[int, int, int], step: float | None = None) -> list[Tensor]:
+        """The quantiser step of each band (block * block), for each plane of a (C, H, W) signal."""
+        return [self._steps(step, kind) for _, _, kind in self.plane_shapes(tuple(shape))]
+
+    def quantize_planes(self, y: Tensor, step: float | None = None) -> list[Tensor]:
+        """(C, H, W) in [0, 1] -> int64 symbols of every plane, (block rows, block columns, block * block)."""
+        coeffs = self.transform(y.detach().to("cpu", torch.float64))
+        shape = tuple(y.shape)
+        out: list[Tensor] = []
+        for c, steps, (rows, cols, _) in zip(coeffs, self.plane_steps(shape, step), self.plane_shapes(shape)):
+            q = self._round(c / steps)
             if q.numel() and float(q.abs().max()) >= 2**30:
                 raise ValueError("dct codec: step too small, quantised coefficients overflow")
-            rows, cols, _ = shapes[group[0]]
-            out += list(q.to(torch.int64).reshape(len(group), rows, cols, -1))
+            out.append(q.to(torch.int64).reshape(rows, cols, -1))
         return out
 
     def dequantize_planes(self, planes: list[Tensor], shape: tuple[int, int, int], step: float | None = None) -> Tensor:
         """Inverse of :meth:`quantize_planes` up to rounding: float32 (C, H, W) clamped to [0, 1]."""
+        coeffs = [p.to(torch.float64).reshape(-1, p.shape[-1]) * s
+                  for p, s in zip(planes, self.plane_steps(tuple(shape), step))]
+        return self.inverse(coeffs, shape).to(torch.float32)
+
+    def inverse(self, coeffs: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+        """Inverse of :meth:`transform`: the (C, H, W) signal, clamped to [0, 1], of every plane's
+        coefficients (differentiable, in their dtype)."""
         c, h, w = self._check_shape(tuple(shape))
         shapes = self.plane_shapes((c, h, w))
         b = self.block
         signal: list[Tensor] = [torch.empty(0)] * len(shapes)
         for group in _same_size(shapes):
             rows, cols, _ = shapes[group[0]]
-            coeffs = torch.stack([planes[i].to(torch.float64).reshape(rows * cols, -1)
-                                  * self._steps(step, shapes[i][2]) for i in group])
-            x = idct_bands(coeffs, rows * b, cols * b, b)
+            x = idct_bands(torch.stack([coeffs[i] for i in group]), rows * b, cols * b, b)
             for i, xi in zip(group, x):
                 signal[i] = xi
         if self._ycbcr(c) and self.colour == "ycbcr420":
@@ -226,7 +245,7 @@ class DnncCodec(Codec):
             from kornia.color import ycbcr_to_rgb
 
             x = ycbcr_to_rgb(x)
-        return x.clamp(0, 1).to(torch.float32)
+        return x.clamp(0, 1)
 
     def quantize(self, y: Tensor, step: float | None = None) -> Tensor:
         """(C, H, W) in [0, 1] -> int64 symbols (C, n_blocks, block * block), planes of one size only."""

@@ -38,11 +38,12 @@ JPEG_CHROMA_TABLE: tuple[tuple[int, ...], ...] = (
 )
 
 
-def jpeg_quant_table(quality: float) -> Tensor:
-    """The 8x8 luminance steps libjpeg uses at ``quality`` (1-100), flattened by band ``u * 8 + v``."""
+def jpeg_quant_table(quality: float, chroma: bool = False) -> Tensor:
+    """The 8x8 luminance (``chroma``: chrominance) steps libjpeg uses at ``quality`` (1-100), flattened by
+    band ``u * 8 + v``."""
     q = min(100, max(1, round(float(quality))))
     scale = 5000 // q if q < 50 else 200 - 2 * q
-    base = torch.tensor(JPEG_LUMA_TABLE, dtype=torch.float64).reshape(-1)
+    base = torch.tensor(JPEG_CHROMA_TABLE if chroma else JPEG_LUMA_TABLE, dtype=torch.float64).reshape(-1)
     return torch.clamp(torch.floor((base * scale + 50) / 100), 1, 255)
 
 

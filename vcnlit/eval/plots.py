@@ -85,6 +85,41 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     """
     many = len(curves) > 4
     fig, ax = plt.subplots(figsize=(9.2 if many else 6, 5.6 if many else 4.4), dpi=120)
+    _draw(ax, curves, metric, title, xmax, key=many)
+    if note:
+        fig.suptitle(note, color="firebrick", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_rd_panels(panels: dict[str, tuple[list[dict], float | None]], path: str | Path, metric: str = "psnr",
+                   note: str | None = None) -> Path:
+    """One RD chart per panel, two to a row, styled as :func:`plot_rd`.
+
+    Args:
+        panels: ``{title: (curves, xmax)}``.
+        path: the PNG to write.
+        metric: ``psnr``, ``ssim`` or ``ms-ssim``.
+        note: a line above the charts, in red.
+
+    Returns:
+        ``path``.
+    """
+    cols = min(2, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.6 * rows), dpi=110, squeeze=False)
+    for ax, (title, (curves, xmax)) in zip(axes.flat, panels.items()):
+        _draw(ax, curves, metric, title, xmax, key=False, legend_size=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if note:
+        fig.suptitle(note, color="firebrick", fontsize=10)
+    return _save(fig, path)
+
+
+def _draw(ax, curves: list[dict], metric: str, title: str, xmax: float | None, key: bool,
+          legend_size: float | None = None) -> None:
+    """The curves on ``ax``; ``key``: names and the line-style key beside it (else names inside, in
+    ``legend_size`` points)."""
     for c, style in zip(curves, styles(curves)):
         pts = _points(c, metric)
         if pts:
@@ -92,23 +127,24 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM", "ms-ssim": "MS-SSIM"}.get(metric, metric))
     ax.grid(alpha=0.3)
-    if many:
+    if key:
         names = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         ax.add_artist(names)
         ax.legend(handles=_key(curves), loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=7.5,
                   frameon=False, title="key", title_fontsize=8)
     else:
-        ax.legend()
+        ax.legend(fontsize=legend_size)
     if title:
         ax.set_title(title)
-    if note:
-        fig.suptitle(note, color="firebrick", fontsize=10)
     if xmax:
         ax.set_xlim(0, xmax)
         lo_hi = visible_range(curves, metric, xmax)
         if lo_hi:
             pad = 0.05 * (lo_hi[1] - lo_hi[0] or 1)
             ax.set_ylim(lo_hi[0] - pad, lo_hi[1] + pad)
+
+
+def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)

@@ -1,43 +1,54 @@
-"""Stage 3: alternate IDN on real codec output, VCN imitation, and the RSN through the frozen VCN."""
+"""Stage 3: alternate IDN on real codec output, VCN imitation, and the RSN through a gradient proxy."""
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from vcnlit.errors import ConfigError, check_choice
-from vcnlit.stages.base import Stage, frozen
+from vcnlit.eval.metrics import psnr
+from vcnlit.stages.base import Stage
+from vcnlit.stages.diagnostics import gradient_fidelity
+from vcnlit.stages.proxies import build_proxy
 
 #: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
 #: output when the stage started (a trust region around the pre-trained RSN)
 Y_ANCHORS = ("bicubic", "start")
-#: where the RSN's gradient comes from: the frozen VCN (the paper), or the frozen IDN on the real decoded
-#: signal with the codec taken as identity in the backward pass (straight-through, an ablation [ours])
-RSN_GRADIENTS = ("vcn", "straight_through")
 
 
 class EndToEndStage(Stage):
-    """Each step: (a) IDN update, (b) VCN update, (c) RSN update with distance(X, VCN(RSN(X)))
-    (``rsn_gradient="straight_through"``: distance(X, IDN(codec(RSN(X)))), identity gradient through the codec).
+    """Each step: (a) IDN update on the real codec's output, (b) VCN update (imitating codec + IDN),
+    (c) RSN update with distance(X, proxy(RSN(X))), the codec's gradient coming from the proxy
+    ``rsn_gradient`` (:mod:`vcnlit.stages.proxies`: ``vcn``, the paper; ``straight_through``,
+    ``diffjpeg``, ``noise``; ``none`` skips (c)).
 
     ``rate_weight`` adds ``rate_weight x`` the codec's differentiable bit estimate of Y (bits per
     pixel of X, :meth:`Codec.estimated_bits`) to the RSN's loss [ours]: without it the RSN only
     lowers distortion at a fixed codec rate and drifts to signals that cost more bits.
+
+    At each validation it also logs, on the val images at the val rate, the VCN's imitation PSNR
+    (``VCN(Y)`` against ``IDN(codec(Y))``) and the proxy's gradient fidelity
+    (:mod:`vcnlit.stages.diagnostics`, over ``fidelity_probes`` probes of ``fidelity_eps``; 0 probes: off).
     """
 
     name = "end_to_end"
-    trains = ("idn", "vcn", "rsn")
+    trains = ("idn", "vcn", "rsn")  # `none`: ("idn", "vcn") on the instance
 
     def __init__(
-        self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", rsn_gradient: str = "vcn", **kwargs: Any
+        self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", rsn_gradient: str = "vcn",
+        fidelity_probes: int = 16, fidelity_eps: float = 0.01, **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         check_choice("y_anchor", y_anchor, Y_ANCHORS)
-        check_choice("rsn_gradient", rsn_gradient, RSN_GRADIENTS)
+        self.proxy = build_proxy(rsn_gradient, self.codec)
         self.rsn_gradient = rsn_gradient
+        if not self.proxy.updates_rsn:  # the IDN-only ablation: the RSN stays as the imitation stage left it
+            self.trains = ("idn", "vcn")
+            self.system.rsn.requires_grad_(False)
         # the RSN as this stage found it: the y_anchor="start" regulariser keeps Y near its output
         self._rsn_start = copy.deepcopy(self.system.rsn).requires_grad_(False) if y_anchor == "start" else None
         if rate_weight < 0:
@@ -45,6 +56,10 @@ class EndToEndStage(Stage):
         self.rate_weight = float(rate_weight)
         if self.rate_weight:
             self.codec.quantiser_steps(self.train_rates[0])  # fails now, not at the first step, if unsupported
+        if fidelity_probes and (int(fidelity_probes) < 3 or fidelity_eps <= 0):
+            raise ConfigError(f"fidelity_probes must be 0 (off) or >= 3 and fidelity_eps > 0, got "
+                              f"{fidelity_probes} and {fidelity_eps}")
+        self.fidelity_probes, self.fidelity_eps = int(fidelity_probes), float(fidelity_eps)
 
     @torch.no_grad()
     def y_target(self, x: Tensor, y: Tensor) -> Tensor:
@@ -57,22 +72,15 @@ class EndToEndStage(Stage):
             return y.new_zeros(())
         return self.rate_weight * (self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])).mean()
 
-    def through_codec(self, y: Tensor, z: Tensor, unit: Tensor) -> Tensor:
-        """The restored image as a differentiable function of Y (no network weights are updated here).
-
-        The codec has no gradient: the VCN's stands in for it, or (``straight_through``) the IDN runs on
-        the real decoded ``z`` and the codec passes the gradient unchanged.
-        """
-        if self.rsn_gradient == "vcn":
-            with frozen(self.system.vcn):
-                return self.system.vcn(y, unit)
-        with frozen(self.system.idn):
-            return self.system.idn(z + (y - y.detach()), unit)  # value z exactly, gradient 1
+    def through_codec(self, y: Tensor, z: Tensor, unit: Tensor, rates: list[float]) -> Tensor:
+        """The restored image as a differentiable function of Y, through the proxy (no network weights
+        get a gradient here); ``z`` is the real codec's decoded Y."""
+        return self.proxy.restored(self.system, y, z, unit, rates)
 
     def step(self, x: Tensor) -> dict[str, Tensor]:
         rates = self.sample_rates(x.shape[0])
         unit = self.compressor.rate_units(rates, x.device)
-        y = self.system.rsn(x)
+        y = self.system.rsn(x)  # no graph for `none`: its RSN is frozen
         y_fixed = y.detach()
         z = self.decoded(y_fixed, rates)
         x_hat = self.system.idn(z, unit)
@@ -83,8 +91,40 @@ class EndToEndStage(Stage):
         vcn_loss = self.dist(self.system.vcn(y_fixed, unit), x_hat.detach())
         self.check_finite(vcn_loss=vcn_loss)
         self.update(vcn_loss, 1)
+        if not self.proxy.updates_rsn:
+            return {"idn_loss": idn_loss, "vcn_loss": vcn_loss}
 
-        rsn_loss = self.dist(self.through_codec(y, z, unit), x) + self.y_regulariser(x, y) + self.rate_term(x, y, rates)
+        rsn_loss = (self.dist(self.through_codec(y, z, unit, rates), x) + self.y_regulariser(x, y)
+                    + self.rate_term(x, y, rates))
         self.check_finite(rsn_loss=rsn_loss)
         self.update(rsn_loss, 2)
         return {"idn_loss": idn_loss, "vcn_loss": vcn_loss, "rsn_loss": rsn_loss}
+
+    # -- diagnostics on the val images -------------------------------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        stage, n = self.stage_name(), batch["image"].shape[0]
+        for k, v in self.diagnostics(batch["image"]).items():
+            if math.isfinite(v):
+                self.log(f"{stage}/val_{k}", v, batch_size=n, sync_dist=True)
+
+    def diagnostics(self, x: Tensor) -> dict[str, float]:
+        """``vcn_psnr``: PSNR (dB) of ``VCN(Y)`` against ``IDN(codec(Y))``; ``grad_fidelity``: the proxy's
+        gradient fidelity for the loss ``distance(X, IDN(codec(Y)))`` (NaN for ``none`` or when off).
+        At the val rate, on the padded batch ``x``; runs with gradients even inside a validation loop."""
+        rates = [self.val_rate] * x.shape[0]
+        with torch.inference_mode(False), torch.enable_grad():
+            x = self.compressor.pad(x.clone())
+            unit = self.compressor.rate_units(rates, x.device)
+            with torch.no_grad():
+                y = self.system.rsn(x)
+                z = self.decoded(y, rates)
+                out = {"vcn_psnr": psnr(self.system.vcn(y, unit), self.system.idn(z, unit)).mean().item()}
+            out["grad_fidelity"] = math.nan
+            if self.proxy.updates_rsn and self.fidelity_probes:
+                y = y.clone().requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.dist(self.through_codec(y, z, unit, rates), x), y)
+                out["grad_fidelity"] = gradient_fidelity(
+                    grad, lambda s: self.dist(self.system.idn(self.decoded(s, rates), unit), x), y.detach(),
+                    self.fidelity_probes, self.fidelity_eps)
+        return out
