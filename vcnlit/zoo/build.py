@@ -41,15 +41,26 @@ def _machine() -> str:
 
 
 def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
-    """Train (or resume) the run; returns its wall time in seconds, or None when it was already finished."""
+    """Train (or resume) the run; returns its wall time in seconds, or None when it was already finished.
+
+    The commit the training starts from is recorded in ``RUN/zoo_commit.txt``.
+    """
     if (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file():
         return None
+    from vcnlit.eval.results import git_commit
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "zoo_commit.txt").write_text(f"{git_commit()}\n")
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={name}", f"hydra.run.dir={run_dir}", *overrides]
     print("training:", " ".join(cmd[1:]), flush=True)
     start = time.monotonic()
     if subprocess.run(cmd).returncode != 0:
         raise RunDirError(f"training {name} failed; see {run_dir / 'run.log'} (the same command resumes it)")
     return time.monotonic() - start
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text().strip() if path.is_file() else None
 
 
 def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | None) -> dict[str, Any]:
@@ -85,7 +96,8 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "training_data": data.get("train_dir") or "embedded training split (vcnlit/data/embedded.py SPLITS['train'])",
         "train_seconds": round(seconds, 1) if seconds is not None else previous.get("train_seconds"),
         "machine": previous.get("machine") if seconds is None else _machine(),
-        "trained_at_commit": rd["meta"].get("git_commit"),
+        "trained_at_commit": _read(run_dir / "zoo_commit.txt") or rd["meta"].get("git_commit"),
+        "evaluated_at_commit": rd["meta"].get("git_commit"),
         "config": config,
         **{k: v for k, v in provenance().items() if k in ("versions",)},
     }
