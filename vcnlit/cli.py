@@ -130,7 +130,7 @@ def models(args: argparse.Namespace) -> None:
         return
     table = Table(title="vcnlit model zoo (BD-rate: PSNR vs Huffman-optimised JPEG, embedded test images)")
     for col in ("name", "channels", "codec", "rate points", "size", "BD-rate vs JPEG"):
-        table.add_column(col, justify="left" if col in ("name", "codec") else "right")
+        table.add_column(col, justify="left" if col in ("name", "codec") else "right", no_wrap=col == "name")
     for name, m in zoo.items():
         i = m.info
         rates = ", ".join(f"{r:g}" for r in i["rate_points"])
@@ -138,7 +138,7 @@ def models(args: argparse.Namespace) -> None:
         table.add_row(name + (" (default)" if name == DEFAULT_MODEL else ""), str(i["channels"]),
                       f"{i['codec']['format']} ({i['rate_key']})", rates, f"{m.path.stat().st_size / 1e6:.1f} MB",
                       "n/a" if bd is None else f"{bd:+.1f} %")
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def _tile_size(v: str) -> int:

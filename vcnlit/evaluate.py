@@ -7,6 +7,7 @@ plus the plain-codec baseline on the same images and an RD plot.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,17 @@ def model_path(cfg: DictConfig) -> Path:
     """The model to evaluate: ``ckpt_path=PATH`` (a run's model.ckpt) or ``model=NAME`` (a zoo model)."""
     from vcnlit.zoo import resolve
 
-    if (cfg.get("ckpt_path") is None) == (cfg.get("model") is None):
+    if (cfg.get("ckpt_path") is None) == (cfg.get("zoo") is None):
         raise ConfigError("give one of ckpt_path=PATH (a run's model.ckpt) or model=NAME (a zoo model: vcnlit models)")
     if cfg.get("ckpt_path") is not None:
         return Path(cfg.ckpt_path)
-    return resolve(str(cfg.model))
+    return resolve(str(cfg.zoo))
+
+
+def zoo_alias(argv: list[str]) -> list[str]:
+    """``model=NAME`` on the command line names a zoo model: Hydra would read ``model`` as the training
+    config's group, so it becomes ``zoo=NAME`` before Hydra parses the command line."""
+    return [f"zoo={a[len('model='):]}" if a.startswith("model=") else a for a in argv]
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
@@ -113,4 +120,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = zoo_alias(sys.argv)
     main()
