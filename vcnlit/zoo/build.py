@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vcnlit.errors import RunDirError, exit_on_user_error
-from vcnlit.io import write_json
+from vcnlit.io import write_bytes, write_json
 from vcnlit.zoo import INDEX, ZOO_DIR
 
 #: zoo model files stay small enough to ship in the package
@@ -110,7 +109,7 @@ def add(name: str, runs_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:
     size = (run_dir / "model.ckpt").stat().st_size
     if size > MAX_MODEL_BYTES:
         raise RunDirError(f"{name}: model file of {size / 1e6:.1f} MB is over the zoo's {MAX_MODEL_BYTES / 1e6:.0f} MB")
-    shutil.copyfile(run_dir / "model.ckpt", ZOO_DIR / f"{name}.ckpt")
+    write_bytes(ZOO_DIR / f"{name}.ckpt", (run_dir / "model.ckpt").read_bytes())  # atomic, like every write
     info = entry(name, run_dir, overrides, seconds)
     index = json.loads(INDEX.read_text()) if INDEX.is_file() else {}
     index[name] = info
