@@ -6,7 +6,7 @@ EXP     ?= scic_lowres
 ARGS    ?=
 export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 
-.PHONY: install run test smoke bench tables ablation lint clean
+.PHONY: install run test smoke bench tables ablation curves lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,6 +33,9 @@ tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (ARG
 
 ablation: ## gradient proxies x experiments x seeds -> experiments/results/<dataset>/ablation.md (ARGS='debug=smoke': <dataset>_debug-smoke/)
 	$(PY) experiments/ablation.py $(TABLES_VARS) $(ARGS)
+
+curves: ## learning curves (steps, data, capacity, crop) -> experiments/results/<dataset>/curves.md (about 45 min on 2 cores)
+	$(PY) experiments/curves.py $(TABLES_VARS) $(ARGS)
 
 test: ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(ARGS)

@@ -11,7 +11,8 @@ from vcnlit.nets.receptive import receptive_radius
 from vcnlit.pixels import from_uint8
 
 NETS = [dict(width=8, rsn_depth=1, idn_depth=1, outer_kernel=3),
-        dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False, self_ensemble=8)]
+        dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False, self_ensemble=8),
+        dict(width=8, rsn_depth=1, idn_depth=2, outer_kernel=5, block="residual", upsample="pixel_shuffle")]
 
 
 @pytest.fixture(autouse=True)

@@ -128,7 +128,8 @@ def _short(e: BaseException) -> str:
 
 
 def _arch(h: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={h[k]}" for k in ("channels", "scale", "width", "rsn_depth", "idn_depth") if k in h)
+    return ", ".join(f"{k}={h[k]}" for k in ("channels", "scale", "width", "rsn_depth", "idn_depth", "block", "upsample")
+                     if k in h)
 
 
 def _mismatch(expected: dict[str, torch.Tensor], got: Any) -> str:

@@ -21,7 +21,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from vcnlit.checkpoint import save_model
 from vcnlit.codecs import Codec
-from vcnlit.errors import RunDirError
+from vcnlit.errors import ConfigError, RunDirError
 from vcnlit.evaluate import evaluate_and_write
 from vcnlit.io import save_torch
 from vcnlit.loggers import build_logger, finish_logger, is_global_zero
@@ -58,7 +58,16 @@ def _check_launch(trainer: pl.Trainer) -> None:
 def check_stages(cfg: DictConfig, system: ResamplingSystem, codec: Codec) -> None:
     """Build every stage's module once before training, so a bad stage setting fails at once."""
     for name in cfg.stages.order:
+        stage_steps(cfg, name)
         instantiate(cfg.stages[name].module, system=system, codec=codec)
+
+
+def stage_steps(cfg: DictConfig, name: str) -> int:
+    """Training batches of stage ``name``: its ``steps`` x ``stages.steps_scale`` (at least one)."""
+    scale = float(cfg.stages.get("steps_scale", 1.0))
+    if not scale > 0:
+        raise ConfigError(f"stages.steps_scale must be > 0, got {scale}")
+    return max(1, round(int(cfg.stages[name].steps) * scale))
 
 
 def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, codec: Codec,
@@ -85,7 +94,7 @@ def run_stage(name: str, index: int, cfg: DictConfig, system: ResamplingSystem, 
                            every_n_epochs=every, save_on_train_epoch_end=True, enable_version_counter=False)
     callbacks = [ckpt, *(instantiate(c) for c in (cfg.get("callbacks") or {}).values())]
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, max_epochs=epochs_for(int(stage_cfg.steps), int(cfg.data.steps_per_epoch)),
+        cfg.trainer, max_epochs=epochs_for(stage_steps(cfg, name), int(cfg.data.steps_per_epoch)),
         logger=logger, callbacks=callbacks, default_root_dir=str(stage_dir), plugins=[AtomicCheckpointIO()],
     )
     _check_launch(trainer)

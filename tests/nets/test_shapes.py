@@ -3,7 +3,9 @@ import torch
 import torch.nn.functional as F
 from conftest import natural_crop
 
+from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
+from vcnlit.nets.resampling import ResidualBlock
 from vcnlit.nets.system import flip_ensemble
 
 
@@ -12,6 +14,7 @@ from vcnlit.nets.system import flip_ensemble
 @pytest.mark.parametrize("preset", [
     {"width": 8, "rsn_depth": 1, "idn_depth": 1},
     {"width": 8, "rsn_depth": 1, "idn_depth": 1, "residual": False, "conditioned": False, "outer_kernel": 3},
+    {"width": 8, "rsn_depth": 1, "idn_depth": 2, "block": "residual", "upsample": "pixel_shuffle"},
 ])
 def test_shapes(scale, channels, preset):
     s = ResamplingSystem(channels=channels, scale=scale, **preset)
@@ -45,6 +48,19 @@ def test_residual_nets_start_near_bicubic():
         assert (y - down).abs().mean().item() < 0.1
         up = F.interpolate(y, size=(32, 40), mode="bicubic", align_corners=False)
         assert (s.idn(y, torch.ones(1)) - up).abs().mean().item() < 0.15
+
+
+def test_capacity_options_build_what_they_say():
+    s = ResamplingSystem(channels=1, scale=2, width=8, rsn_depth=2, idn_depth=3, block="residual",
+                         upsample="pixel_shuffle")
+    assert sum(isinstance(m, ResidualBlock) for m in s.idn.body) == 3
+    assert sum(isinstance(m, ResidualBlock) for m in s.rsn.body) == 2
+    assert isinstance(s.idn.body[-1], torch.nn.PixelShuffle) and s.idn.out.out_channels == 4
+    assert s.hparams["block"] == "residual" and s.hparams["upsample"] == "pixel_shuffle"
+    with pytest.raises(ConfigError, match="model.block"):
+        ResamplingSystem(block="dense")
+    with pytest.raises(ConfigError, match="model.upsample"):
+        ResamplingSystem(upsample="nearest")
 
 
 def test_bad_channels():

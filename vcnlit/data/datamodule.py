@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from vcnlit.data.dead_leaves import dead_leaves
 from vcnlit.data.embedded import materialize
 from vcnlit.data.images import ImageError, is_colour, list_images, load_image
-from vcnlit.errors import check_choice
-from vcnlit.pixels import pad_bottom_right
+from vcnlit.errors import ConfigError, check_choice
+from vcnlit.pixels import from_uint8, pad_bottom_right
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,21 @@ def load_folder(folder: str | Path, channels: int, key: str, on_bad_image: str =
         log.warning("skipped %d unreadable image(s) of %d in %s:\n  %s", len(bad), len(files), folder,
                     "\n  ".join(bad))
     return out
+
+
+def subset(items: list[tuple[str, Tensor]], count: int | None) -> list[tuple[str, Tensor]]:
+    """``count`` of ``items`` (all when None), chosen by one fixed permutation of their names, so that
+    every subset holds the smaller ones (4 images are among the 9) whatever the training seed."""
+    if count is None or count >= len(items):
+        return items
+    order = sorted(items, key=lambda item: hashlib.sha1(item[0].encode()).hexdigest())
+    return sorted(order[:count], key=lambda item: item[0])
+
+
+def synthetic(count: int, size: int, channels: int) -> list[tuple[str, Tensor]]:
+    """``count`` dead-leaves images (:mod:`vcnlit.data.dead_leaves`), image ``i`` from seed ``i``."""
+    return [(f"dead_leaves_{i}", from_uint8(dead_leaves(size, channels, seed=i)))
+            for i in range(count)]
 
 
 class RandomCrops(Dataset):
@@ -114,8 +131,17 @@ class ImageDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         max_eval_images: int | None = None,
         on_bad_image: str = "skip",
+        train_count: int | None = None,
+        dead_leaves: int = 0,
+        dead_leaves_size: int = 256,
     ) -> None:
         super().__init__()
+        if train_count is not None and (train_count < 0 or (train_count == 0 and not dead_leaves)):
+            raise ConfigError(f"data.train_count must be a number of images >= 1 (0 only with data.dead_leaves) "
+                              f"or null, got {train_count}")
+        if dead_leaves < 0:
+            raise ConfigError(f"data.dead_leaves must be a number of images >= 0, got {dead_leaves}")
+        self.train_count, self.dead_leaves, self.dead_leaves_size = train_count, dead_leaves, dead_leaves_size
         self.dirs = {"train": train_dir, "val": val_dir, "test": test_dir}
         self.embedded_dir = embedded_dir
         self.channels, self.patch_size, self.batch_size = channels, patch_size, batch_size
@@ -132,8 +158,14 @@ class ImageDataModule(pl.LightningDataModule):
     def images(self, split: str) -> list[tuple[str, Tensor]]:
         """(name, tensor) of every image of a split, read once."""
         if split not in self._cache:
-            items = load_folder(self.folder(split), self.channels, f"data.{split}_dir", self.on_bad_image)
-            if split != "train" and self.max_eval_images:
+            if split == "train" and self.train_count == 0 and self.dead_leaves:
+                items = []
+            else:
+                items = load_folder(self.folder(split), self.channels, f"data.{split}_dir", self.on_bad_image)
+            if split == "train":
+                items = subset(items, self.train_count) + synthetic(self.dead_leaves, self.dead_leaves_size,
+                                                                    self.channels)
+            elif self.max_eval_images:
                 items = items[: self.max_eval_images]
             self._cache[split] = items
         return self._cache[split]

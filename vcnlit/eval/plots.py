@@ -88,7 +88,7 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     _draw(ax, curves, metric, title, xmax, key=many)
     if note:
         fig.suptitle(note, color="firebrick", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rd_panels(panels: dict[str, tuple[list[dict], float | None]], path: str | Path, metric: str = "psnr",
@@ -113,7 +113,7 @@ def plot_rd_panels(panels: dict[str, tuple[list[dict], float | None]], path: str
         ax.set_visible(False)
     if note:
         fig.suptitle(note, color="firebrick", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw(ax, curves: list[dict], metric: str, title: str, xmax: float | None, key: bool,
@@ -144,7 +144,8 @@ def _draw(ax, curves: list[dict], metric: str, title: str, xmax: float | None, k
             ax.set_ylim(lo_hi[0] - pad, lo_hi[1] + pad)
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG) and close it."""
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)

@@ -20,7 +20,11 @@ def receptive_radius(net: RSN | IDN) -> int:
     """
     radius, jump = 0.0, 1.0  # jump: input pixels per pixel of the current feature map
     for m in net.body.modules():
-        if isinstance(m, nn.ConvTranspose2d):
+        if isinstance(m, nn.PixelShuffle):
+            # output pixel y comes from input position y // s: at most one input pixel from y / s
+            radius += jump
+            jump /= m.upscale_factor
+        elif isinstance(m, nn.ConvTranspose2d):
             k, s, p = m.kernel_size[0], m.stride[0], m.padding[0]
             radius += (math.ceil(max(p, k - 1 - p) / s) + 1) * jump
             jump /= s

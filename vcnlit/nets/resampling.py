@@ -11,21 +11,51 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcnlit.errors import ConfigError
+from vcnlit.errors import ConfigError, check_choice
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2)
 
 
+#: hidden-layer kinds: ``plain`` conv + ReLU layers (the paper), ``residual`` blocks (conv, ReLU, conv, + input)
+BLOCKS = ("plain", "residual")
+#: how the IDN/VCN up-sample (scale 2): ``transposed`` stride-2 convolution (the paper) or ``pixel_shuffle``
+#: (a convolution to 4x the channels at low resolution, then sub-pixel rearrangement)
+UPSAMPLERS = ("transposed", "pixel_shuffle")
+
+
+class ResidualBlock(nn.Module):
+    """``x + conv(relu(conv(x)))``: two hidden layers whose sum starts near the identity."""
+
+    def __init__(self, width: int, kernel: int) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = _conv(width, width, kernel), _conv(width, width, kernel)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+def _hidden(width: int, kernel: int, depth: int, block: str) -> list[nn.Module]:
+    """``depth`` hidden units of ``width`` channels: plain conv + ReLU layers, or residual blocks."""
+    check_choice("model.block", block, BLOCKS)
+    if block == "residual":
+        return [ResidualBlock(width, kernel) for _ in range(depth)]
+    return [m for _ in range(depth) for m in (_conv(width, width, kernel), nn.ReLU(inplace=True))]
+
+
 def _init(module: nn.Module, last: nn.Module, last_scale: float) -> None:
-    """He initialisation for ReLU layers; the output layer is scaled down so a residual net starts near identity."""
+    """He initialisation for ReLU layers; the output layer (and each residual block's second layer) is
+    scaled down so a residual net starts near the identity."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
     with torch.no_grad():
         last.weight.mul_(last_scale)
+        for m in module.modules():
+            if isinstance(m, ResidualBlock):  # each block starts near the identity
+                m.conv2.weight.mul_(0.1)
 
 
 def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -52,6 +82,7 @@ class RSN(nn.Module):
         outer_kernel: int = 9,
         scale: int = 2,
         residual: bool = True,
+        block: str = "plain",
     ) -> None:
         super().__init__()
         if scale not in (1, 2):
@@ -59,8 +90,7 @@ class RSN(nn.Module):
         self.scale, self.residual = scale, residual
         layers: list[nn.Module] = [_conv(channels, width, outer_kernel), nn.ReLU(inplace=True)]
         layers += [_conv(width, width, kernel, stride=scale), nn.ReLU(inplace=True)]
-        for _ in range(depth):
-            layers += [_conv(width, width, kernel), nn.ReLU(inplace=True)]
+        layers += _hidden(width, kernel, depth, block)
         self.out = _conv(width, channels, outer_kernel)
         self.body = nn.Sequential(*layers, self.out)
         _init(self, self.out, 0.1 if residual else 1.0)
@@ -75,7 +105,8 @@ class RSN(nn.Module):
 class IDN(nn.Module):
     """Image decoder network h(Z): decoded signal -> image.
 
-    ``scale=2`` up-samples with a stride-2 transposed convolution. With
+    ``scale=2`` up-samples with a stride-2 transposed convolution (or, with
+    ``upsample="pixel_shuffle"``, a sub-pixel convolution). With
     ``conditioned`` one extra input plane carries the codec rate (in [0, 1]), so
     one network serves the whole rate-distortion curve. The VCN has the same
     architecture (see :class:`VCN`).
@@ -91,20 +122,27 @@ class IDN(nn.Module):
         scale: int = 2,
         residual: bool = True,
         conditioned: bool = True,
+        block: str = "plain",
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         if scale not in (1, 2):
             raise ConfigError(f"IDN scale must be 1 or 2, got {scale}")
+        check_choice("model.upsample", upsample, UPSAMPLERS)
         self.scale, self.residual, self.conditioned = scale, residual, conditioned
         cin = channels + int(conditioned)
         layers: list[nn.Module] = [_conv(cin, width, outer_kernel), nn.ReLU(inplace=True)]
-        for _ in range(depth):
-            layers += [_conv(width, width, kernel), nn.ReLU(inplace=True)]
-        p = (outer_kernel - 1) // 2
-        self.out = nn.ConvTranspose2d(
-            width, channels, outer_kernel, stride=scale, padding=p, output_padding=scale - 1
-        )
-        self.body = nn.Sequential(*layers, self.out)
+        layers += _hidden(width, kernel, depth, block)
+        if upsample == "pixel_shuffle":
+            self.out: nn.Module = _conv(width, channels * scale * scale, outer_kernel)
+            tail: list[nn.Module] = [self.out, nn.PixelShuffle(scale)]
+        else:
+            p = (outer_kernel - 1) // 2
+            self.out = nn.ConvTranspose2d(
+                width, channels, outer_kernel, stride=scale, padding=p, output_padding=scale - 1
+            )
+            tail = [self.out]
+        self.body = nn.Sequential(*layers, *tail)
         _init(self, self.out, 0.1 if residual else 1.0)
 
     def forward(self, z: Tensor, rate: Tensor | None = None) -> Tensor:

@@ -62,6 +62,8 @@ class ResamplingSystem(nn.Module):
         residual: bool = True,
         conditioned: bool = True,
         self_ensemble: int = 1,
+        block: str = "plain",
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
@@ -70,14 +72,14 @@ class ResamplingSystem(nn.Module):
         self.hparams: dict[str, Any] = {
             "channels": channels, "scale": scale, "width": width, "rsn_depth": rsn_depth, "idn_depth": idn_depth,
             "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
-            "self_ensemble": self_ensemble,
+            "self_ensemble": self_ensemble, "block": block, "upsample": upsample,
         }
         self.channels, self.scale = channels, scale
         common = {"channels": channels, "width": width, "kernel": kernel, "outer_kernel": outer_kernel,
-                      "scale": scale, "residual": residual}
+                      "scale": scale, "residual": residual, "block": block}
         self.rsn = RSN(depth=rsn_depth, **common)
-        self.idn = IDN(depth=idn_depth, conditioned=conditioned, **common)
-        self.vcn = VCN(depth=idn_depth, conditioned=conditioned, **common)
+        self.idn = IDN(depth=idn_depth, conditioned=conditioned, upsample=upsample, **common)
+        self.vcn = VCN(depth=idn_depth, conditioned=conditioned, upsample=upsample, **common)
 
     @property
     def self_ensemble(self) -> int:
