@@ -103,10 +103,10 @@ def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         task = list(HydraConfig.get().overrides.task)
         overrides = training_overrides(task, OWN_KEYS)
-        axes = {a: cfg.axes[a] for a in (cfg.only or cfg.axes)}
-        unknown = [a for a in axes if a not in cfg.axes]
+        unknown = [a for a in (cfg.only or []) if a not in cfg.axes]
         if unknown:
             raise ConfigError(f"only: {unknown} unknown; choose among {', '.join(cfg.axes)}")
+        axes = {a: cfg.axes[a] for a in (cfg.only or cfg.axes)}
         for a, spec in axes.items():
             if spec.reference not in spec.points:
                 raise ConfigError(f"axes.{a}.reference={spec.reference!r} is not one of its points")

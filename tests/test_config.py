@@ -96,3 +96,16 @@ def test_colour_experiments_differ_from_theirs_only_in_channels_and_name():
 def test_seed_is_top_level():
     assert _compose([]).seed == 12345
     assert Path(ROOT / "conf" / "debug" / "smoke.yaml").exists()
+
+
+def test_steps_scale_multiplies_every_stage():
+    """scic_lowres' stages are 1500 / 6000 / 500 steps."""
+    from vcnlit.errors import ConfigError
+    from vcnlit.training import stage_steps
+
+    cfg = _compose(["+experiment=scic_lowres", "stages.steps_scale=0.25"])
+    assert [stage_steps(cfg, n) for n in cfg.stages.order] == [375, 1500, 125]
+    smoke = _compose(["+experiment=scic_lowres", "debug=smoke", "stages.steps_scale=0.1"])
+    assert stage_steps(smoke, "imitation") == 1  # never below one batch
+    with pytest.raises(ConfigError, match="steps_scale"):
+        stage_steps(_compose(["+experiment=scic_lowres", "stages.steps_scale=0"]), "imitation")

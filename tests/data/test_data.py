@@ -109,3 +109,22 @@ def test_embedded_split_is_fixed_and_disjoint(tmp_path):
     names = {s: {p.stem for p in d.glob("*.png")} for s, d in dirs.items()}
     assert names["test"] == set(SPLITS["test"])
     assert not names["test"] & names["train"] and not names["val"] & names["train"]
+
+
+def test_training_subsets_are_nested_and_dead_leaves_are_deterministic(tmp_path):
+    from vcnlit.data.dead_leaves import dead_leaves
+
+    names = {n: [name for name, _ in ImageDataModule(embedded_dir=str(tmp_path), train_count=n).images("train")]
+             for n in (4, 9, None)}
+    assert len(names[4]) == 4 and len(names[9]) == 9 and len(names[None]) == len(SPLITS["train"])
+    assert set(names[4]) < set(names[9]) < set(names[None])
+    dm = ImageDataModule(embedded_dir=str(tmp_path), train_count=0, dead_leaves=2, dead_leaves_size=40, channels=3)
+    items = dm.images("train")
+    assert [n for n, _ in items] == ["dead_leaves_0", "dead_leaves_1"] and items[0][1].shape == (3, 40, 40)
+    a, b = dead_leaves(64, 1, seed=5), dead_leaves(64, 1, seed=5)
+    assert a.dtype == "uint8" and (a == b).all() and not (a == dead_leaves(64, 1, seed=6)).all()
+    assert len({int(v) for v in a.ravel()}) > 20  # many regions, not one flat disc
+    with pytest.raises(ConfigError, match=r"data\.train_count"):
+        ImageDataModule(train_count=0)
+    with pytest.raises(ConfigError, match=r"data\.dead_leaves"):
+        ImageDataModule(dead_leaves=-1)

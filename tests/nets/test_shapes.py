@@ -57,9 +57,9 @@ def test_capacity_options_build_what_they_say():
     assert sum(isinstance(m, ResidualBlock) for m in s.rsn.body) == 2
     assert isinstance(s.idn.body[-1], torch.nn.PixelShuffle) and s.idn.out.out_channels == 4
     assert s.hparams["block"] == "residual" and s.hparams["upsample"] == "pixel_shuffle"
-    with pytest.raises(ConfigError, match="model.block"):
+    with pytest.raises(ConfigError, match=r"model\.block"):
         ResamplingSystem(block="dense")
-    with pytest.raises(ConfigError, match="model.upsample"):
+    with pytest.raises(ConfigError, match=r"model\.upsample"):
         ResamplingSystem(upsample="nearest")
 
 
