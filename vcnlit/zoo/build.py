@@ -69,6 +69,7 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
     from vcnlit.compressor import Compressor
     from vcnlit.eval.bd import bd
     from vcnlit.eval.results import provenance, read_json
+    from vcnlit.rundir import read_marker
 
     model = load_model(ZOO_DIR / f"{name}.ckpt")
     rd = read_json(run_dir / "rd.json")
@@ -77,6 +78,8 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
     config = model.meta.get("config") or {}
     data = config.get("data") or {}
     previous = (json.loads(INDEX.read_text()) if INDEX.is_file() else {}).get(name, {})
+    if seconds is None:  # a run trained before: the stage times its run.json recorded
+        seconds = sum(((read_marker(run_dir) or {}).get("stage_seconds") or {}).values()) or None
     return {
         "file": f"{name}.ckpt",
         "experiment": model.experiment,
@@ -90,11 +93,11 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "results": rd["results"],
         "results_by_image": rd.get("results_by_image"),
         "test_images": rd["meta"].get("images"),
-        "command": f"python -m vcnlit.run +experiment={name} " + " ".join(overrides),
+        "command": " ".join(["python -m vcnlit.run", f"+experiment={name}", *overrides]),
         "seed": model.meta.get("seed"),
         "training_data": data.get("train_dir") or "embedded training split (vcnlit/data/embedded.py SPLITS['train'])",
         "train_seconds": round(seconds, 1) if seconds is not None else previous.get("train_seconds"),
-        "machine": previous.get("machine") if seconds is None else _machine(),
+        "machine": previous.get("machine") or _machine(),
         "trained_at_commit": _read(run_dir / "zoo_commit.txt") or rd["meta"].get("git_commit"),
         "evaluated_at_commit": rd["meta"].get("git_commit"),
         "config": config,
