@@ -109,6 +109,22 @@ def test_embedded_split_is_fixed_and_disjoint(tmp_path):
     names = {s: {p.stem for p in d.glob("*.png")} for s, d in dirs.items()}
     assert names["test"] == set(SPLITS["test"])
     assert not names["test"] & names["train"] and not names["val"] & names["train"]
+    assert len(names["val"]) >= 4  # choices are made on more than one photo
+    splits = list(names.values())
+    assert all(not a & b for i, a in enumerate(splits) for b in splits[i + 1:])  # train_more too
+
+
+def test_shipped_photos_have_their_provenance_and_join_training_on_request(tmp_path):
+    from vcnlit.data.embedded import PHOTOS
+
+    shipped = {p.stem for p in PHOTOS.glob("*.webp")}
+    listed = set(SPLITS["train_more"]) | {n for n in SPLITS["val"] if n.startswith("mate_")}
+    assert shipped == listed
+    provenance = (PHOTOS / "PROVENANCE.md").read_text()
+    assert all(f"{n}.webp" in provenance for n in shipped) and "GPL-2+" in provenance
+    base = ImageDataModule(embedded_dir=str(tmp_path)).images("train")
+    more = ImageDataModule(embedded_dir=str(tmp_path), more_photos=True).images("train")
+    assert {n for n, _ in more} == {n for n, _ in base} | {f"{n}.png" for n in SPLITS["train_more"]}
 
 
 def test_training_subsets_are_nested_and_dead_leaves_are_deterministic(tmp_path):

@@ -114,8 +114,10 @@ def _pad_to(x: Tensor, size: int) -> Tensor:
 class ImageDataModule(pl.LightningDataModule):
     """Train crops and whole val/test images from folders.
 
-    Unset folders fall back to the embedded scikit-image set, written once to
-    ``embedded_dir``.
+    Unset folders fall back to the embedded set (:mod:`vcnlit.data.embedded`), written once to
+    ``embedded_dir``. The training images can be a fixed subset (``train_count``), grow by the
+    embedded ``train_more`` photos (``more_photos``) and by procedural dead-leaves images
+    (``dead_leaves`` of ``dead_leaves_size`` pixels square).
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class ImageDataModule(pl.LightningDataModule):
         train_count: int | None = None,
         dead_leaves: int = 0,
         dead_leaves_size: int = 256,
+        more_photos: bool = False,
     ) -> None:
         super().__init__()
         if train_count is not None and (train_count < 0 or (train_count == 0 and not dead_leaves)):
@@ -142,6 +145,7 @@ class ImageDataModule(pl.LightningDataModule):
         if dead_leaves < 0:
             raise ConfigError(f"data.dead_leaves must be a number of images >= 0, got {dead_leaves}")
         self.train_count, self.dead_leaves, self.dead_leaves_size = train_count, dead_leaves, dead_leaves_size
+        self.more_photos = more_photos
         self.dirs = {"train": train_dir, "val": val_dir, "test": test_dir}
         self.embedded_dir = embedded_dir
         self.channels, self.patch_size, self.batch_size = channels, patch_size, batch_size
@@ -162,6 +166,10 @@ class ImageDataModule(pl.LightningDataModule):
                 items = []
             else:
                 items = load_folder(self.folder(split), self.channels, f"data.{split}_dir", self.on_bad_image)
+            if split == "train" and self.more_photos:
+                more = materialize(self.embedded_dir)["train_more"]
+                items = sorted(items + load_folder(more, self.channels, "data.more_photos", self.on_bad_image),
+                               key=lambda item: item[0])
             if split == "train":
                 items = subset(items, self.train_count) + synthetic(self.dead_leaves, self.dead_leaves_size,
                                                                     self.channels)
