@@ -67,6 +67,7 @@ def test_sigkill_in_stage_2_resumes_exactly(reference, image_dirs, tmp_path):
     # both processes logged to one W&B run: the id kept in run.json
     after = json.loads((run / "run.json").read_text())
     assert after["status"] == "finished" and after["wandb_id"] == marker["wandb_id"]
+    assert len(after["started_at_commit"]) == 40 and after["started_at_commit"] == marker["started_at_commit"]
     assert len(list((run / "wandb").glob(f"offline-run-*-{marker['wandb_id']}"))) == 2
 
     # a finished run is not started again

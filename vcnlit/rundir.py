@@ -1,6 +1,6 @@
 """Run-directory bookkeeping: start, resume or refuse a run in a folder.
 
-A run directory holds ``run.json`` (experiment, seed, status, W&B run id), one folder per
+A run directory holds ``run.json`` (experiment, seed, status, W&B run id, the commit it started from), one folder per
 stage under ``stages/`` (``last.ckpt`` while it trains, ``done.pt`` once it finished), then
 ``model.ckpt`` and the evaluation files.
 """
@@ -53,6 +53,12 @@ def _remove_outputs(run_dir: Path) -> None:
         path.unlink()
 
 
+def _commit() -> str | None:
+    from vcnlit.eval.results import git_commit
+
+    return git_commit()
+
+
 def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """Start or resume a run in ``run_dir``.
 
@@ -96,5 +102,7 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     marker = {"experiment": cfg.experiment_name, "seed": int(cfg.seed), "status": "running", "wandb_id": run_id}
     if prev and prev.get("stage_seconds"):  # a resumed run keeps the times of the stages it finished
         marker["stage_seconds"] = prev["stage_seconds"]
+    # the code a run started from (a resumed run keeps it: the commit of its evaluation may differ)
+    marker["started_at_commit"] = (prev or {}).get("started_at_commit") or _commit()
     write_marker(run_dir, marker)
     return marker

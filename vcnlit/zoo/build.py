@@ -42,14 +42,10 @@ def _machine() -> str:
 def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
     """Train (or resume) the run; returns its wall time in seconds, or None when it was already finished.
 
-    The commit the training starts from is recorded in ``RUN/zoo_commit.txt``.
+    The commit the training starts from is recorded in the run's ``run.json`` (``started_at_commit``).
     """
     if (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file():
         return None
-    from vcnlit.eval.results import git_commit
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "zoo_commit.txt").write_text(f"{git_commit()}\n")
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={name}", f"hydra.run.dir={run_dir}", *overrides]
     print("training:", " ".join(cmd[1:]), flush=True)
     start = time.monotonic()
@@ -98,7 +94,8 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "training_data": data.get("train_dir") or "embedded training split (vcnlit/data/embedded.py SPLITS['train'])",
         "train_seconds": round(seconds, 1) if seconds is not None else previous.get("train_seconds"),
         "machine": previous.get("machine") or _machine(),
-        "trained_at_commit": _read(run_dir / "zoo_commit.txt") or rd["meta"].get("git_commit"),
+        "trained_at_commit": (read_marker(run_dir) or {}).get("started_at_commit")
+        or _read(run_dir / "zoo_commit.txt") or rd["meta"].get("git_commit"),
         "evaluated_at_commit": rd["meta"].get("git_commit"),
         "config": config,
         **{k: v for k, v in provenance().items() if k in ("versions",)},
