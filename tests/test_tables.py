@@ -28,6 +28,8 @@ def test_only_a_plain_run_writes_the_full_results_folder():
             "data.test_dir=/x/kodak", "replot=true"]
     assert tables.results_name("embedded", same) == "embedded"
     assert tables.results_name("embedded", ["debug=smoke", "logger=csv"]) == "embedded_debug-smoke"
+    assert tables.results_name("embedded", ["model.channels=3"]) == "embedded_rgb"  # the colour tables
+    assert tables.results_name("embedded", ["model.channels=3", "debug=smoke"]) == "embedded_debug-smoke_rgb"
     for changing in ("seed=1", "data.max_eval_images=1", "experiments=[scic_lowres]", "anchor=webp"):
         assert tables.results_name("embedded", [changing]) not in ("embedded", "embedded_debug-smoke")
     # make passes results_dir (and runs_dir) given as make variables, not only inside ARGS

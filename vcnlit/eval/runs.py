@@ -10,6 +10,8 @@ from collections.abc import Collection
 
 #: training overrides that do not change the trained model (kept out of the run folder's tag)
 EVAL_ONLY = frozenset({"data.test_dir", "data.max_eval_images", "data.on_bad_image", "logger"})
+#: overrides named by a word in the results folder's name (``make tables ARGS='model.channels=3'`` -> ``embedded_rgb``)
+NAMED = {"model.channels=3": "rgb"}
 #: overrides that do not change the results (kept out of the results folder's name)
 SAME_RESULTS = frozenset({"data.test_dir", "data.on_bad_image", "logger", "runs_dir", "results_dir", "dataset"})
 
@@ -39,8 +41,8 @@ def run_tag(overrides: list[str]) -> str:
 
 def results_name(dataset: str, task_overrides: list[str], same_results: Collection[str] = SAME_RESULTS) -> str:
     """The results folder of a run: ``dataset`` for a plain run, ``<dataset>_<overrides>`` (e.g.
-    ``embedded_debug-smoke``) for any run whose overrides change the results, so that a smoke or
-    otherwise overridden run never writes over the full results."""
-    changing = [o for o in task_overrides
+    ``embedded_debug-smoke``; ``embedded_rgb`` for ``model.channels=3``) for any run whose overrides
+    change the results, so that a smoke or otherwise overridden run never writes over the full results."""
+    changing = [NAMED.get(o, o) for o in task_overrides
                 if override_key(o) not in same_results and override_key(o).split(".")[0] != "hydra"]
     return dataset if not changing else f"{dataset}_{tag(changing)}"
