@@ -162,21 +162,24 @@ class ImageDataModule(pl.LightningDataModule):
     def images(self, split: str) -> list[tuple[str, Tensor]]:
         """(name, tensor) of every image of a split, read once."""
         if split not in self._cache:
-            if split == "train" and self.train_count == 0 and self.dead_leaves:
-                items = []
+            if split == "train":
+                items = self._train_images()
             else:
                 items = load_folder(self.folder(split), self.channels, f"data.{split}_dir", self.on_bad_image)
-            if split == "train" and self.more_photos:
-                more = materialize(self.embedded_dir)["train_more"]
-                items = sorted(items + load_folder(more, self.channels, "data.more_photos", self.on_bad_image),
-                               key=lambda item: item[0])
-            if split == "train":
-                items = subset(items, self.train_count) + synthetic(self.dead_leaves, self.dead_leaves_size,
-                                                                    self.channels)
-            elif self.max_eval_images:
-                items = items[: self.max_eval_images]
+                items = items[: self.max_eval_images] if self.max_eval_images else items
             self._cache[split] = items
         return self._cache[split]
+
+    def _train_images(self) -> list[tuple[str, Tensor]]:
+        """The training photos (+ ``train_more``), cut to ``train_count``, then the dead-leaves images."""
+        photos: list[tuple[str, Tensor]] = []
+        if self.train_count != 0:
+            photos = load_folder(self.folder("train"), self.channels, "data.train_dir", self.on_bad_image)
+            if self.more_photos:
+                more = materialize(self.embedded_dir)["train_more"]
+                photos = sorted(photos + load_folder(more, self.channels, "data.more_photos", self.on_bad_image),
+                                key=lambda item: item[0])
+        return subset(photos, self.train_count) + synthetic(self.dead_leaves, self.dead_leaves_size, self.channels)
 
     def train_dataloader(self) -> DataLoader:
         ds = RandomCrops([x for _, x in self.images("train")], self.patch_size,
