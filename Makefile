@@ -34,7 +34,7 @@ tables: ## reproduce the paper's tables into experiments/results/<dataset>/ (ARG
 ablation: ## gradient proxies x experiments x seeds -> experiments/results/<dataset>/ablation.md (ARGS='debug=smoke': <dataset>_debug-smoke/)
 	$(PY) experiments/ablation.py $(TABLES_VARS) $(ARGS)
 
-curves: ## learning curves (steps, data, capacity, crop) -> experiments/results/<dataset>/curves.md (about 45 min on 2 cores)
+curves: ## learning curves (steps, data, capacity, crop) -> experiments/results/<dataset>/curves.md (about an hour on 2 cores, ARGS=jobs=2)
 	$(PY) experiments/curves.py $(TABLES_VARS) $(ARGS)
 
 test: ## the whole test suite (what CI runs)
