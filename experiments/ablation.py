@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
+from vcnlit.rundir import is_finished
 
 log = logging.getLogger("vcnlit.ablation")
 
@@ -49,10 +50,6 @@ SHARED_STAGES = ("autoencoder", "imitation")
 def results_name(dataset: str, task_overrides: list[str]) -> str:
     """``dataset``, or ``<dataset>_<overrides>`` when the overrides change the results (never the full results)."""
     return run_folders.results_name(dataset, task_overrides, SAME_RESULTS)
-
-
-def finished(run_dir: Path) -> bool:
-    return (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file()
 
 
 def launch(experiment: str, exp_dir: Path, sweep: list[str], overrides: Sequence[str]) -> None:
@@ -80,13 +77,13 @@ def share_stages(base: Path, run_dir: Path, experiment_name: str, seed: int) -> 
 def train_experiment(experiment: str, experiment_name: str, proxies: list[str], seeds: list[int], exp_dir: Path,
                      overrides: Sequence[str]) -> None:
     """The shared stages of every seed, then every (seed, proxy) run not finished yet."""
-    todo = [s for s in seeds if not finished(exp_dir / f"s{s}" / BASE_DIR)]
+    todo = [s for s in seeds if not is_finished(exp_dir / f"s{s}" / BASE_DIR)]
     if todo:
         launch(experiment, exp_dir, [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
                                      f"hydra.sweep.subdir=s${{seed}}/{BASE_DIR}"], overrides)
     pending: dict[tuple[str, ...], list[int]] = {}
     for s in seeds:
-        left = tuple(p for p in proxies if not finished(exp_dir / f"s{s}" / p))
+        left = tuple(p for p in proxies if not is_finished(exp_dir / f"s{s}" / p))
         for p in left:
             share_stages(exp_dir / f"s{s}" / BASE_DIR, exp_dir / f"s{s}" / p, experiment_name, s)
         if left:

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
+from vcnlit.rundir import is_finished
 
 log = logging.getLogger("vcnlit.curves")
 
@@ -44,15 +45,11 @@ def merged(*lists: Sequence[str]) -> list[str]:
     return list(out.values())
 
 
-def finished(run_dir: Path) -> bool:
-    return (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file()
-
-
 def train(experiment: str, run_dir: Path, overrides: Sequence[str], threads: int) -> float:
     """Train one point (or resume it) into ``run_dir``; its training wall time in seconds."""
     from vcnlit.rundir import read_marker
 
-    if not finished(run_dir):
+    if not is_finished(run_dir):
         cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", f"hydra.run.dir={run_dir}",
                *overrides]
         log.info("training: %s", " ".join(cmd[1:]))

@@ -53,6 +53,11 @@ def _remove_outputs(run_dir: Path) -> None:
         path.unlink()
 
 
+def is_finished(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished run: its model file and its evaluation."""
+    return (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file()
+
+
 def _commit() -> str | None:
     from vcnlit.eval.results import git_commit
 
@@ -90,7 +95,7 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
                 f"{run_dir} holds a run of experiment {prev.get('experiment')!r} with seed {prev.get('seed')}, "
                 f"not {cfg.experiment_name!r} with seed {cfg.seed}; choose another hydra.run.dir or add overwrite=true"
             )
-        if prev.get("status") == "finished" or ((run_dir / "model.ckpt").exists() and (run_dir / "rd.json").exists()):
+        if prev.get("status") == "finished" or is_finished(run_dir):
             raise RunDirError(
                 f"{run_dir} already holds a finished run (model.ckpt, rd.json); "
                 "choose another hydra.run.dir or add overwrite=true to train again"

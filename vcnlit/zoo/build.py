@@ -44,7 +44,9 @@ def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
 
     The commit the training starts from is recorded in the run's ``run.json`` (``started_at_commit``).
     """
-    if (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file():
+    from vcnlit.rundir import is_finished
+
+    if is_finished(run_dir):
         return None
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={name}", f"hydra.run.dir={run_dir}", *overrides]
     print("training:", " ".join(cmd[1:]), flush=True)
