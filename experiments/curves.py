@@ -131,9 +131,9 @@ def main(cfg: DictConfig) -> None:
         anchors = {s: instantiate(cfg.baseline_set[cfg.anchor]).evaluate(items, prov) for s, items in images.items()}
         rates = [float(r) for r in cfg.eval.rate_points]
         measured = {t: measure(runs / t, images, rates, prov) for t in plan}
-        records = [{"axis": a, "point": label, "overrides": list(point), "run_dir": str(runs / run_tag(list(point))),
-                    "seconds": seconds[run_tag(list(point))], **measured[run_tag(list(point))]}
-                   for a, spec in axes.items() for label, point in spec.points.items()]
+        records = [{"axis": a, "point": label, "overrides": list(point), "run_dir": str(runs / t),
+                    "seconds": seconds[t], **measured[t]}
+                   for a, spec in axes.items() for label, point in spec.points.items() for t in [run_tag(list(point))]]
         references = {a: str(spec.reference) for a, spec in axes.items()}
         summary = curves.summarise(records, references, anchors)
         write_json(out / "curves.json", {"meta": prov, "references": references, "anchors": anchors,

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from vcnlit.errors import RunDirError
+from vcnlit.eval.results import git_commit
 from vcnlit.io import write_json
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,6 @@ def _remove_outputs(run_dir: Path) -> None:
 def is_finished(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a finished run: its model file and its evaluation."""
     return (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file()
-
-
-def _commit() -> str | None:
-    from vcnlit.eval.results import git_commit
-
-    return git_commit()
 
 
 def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
@@ -108,6 +103,6 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     if prev and prev.get("stage_seconds"):  # a resumed run keeps the times of the stages it finished
         marker["stage_seconds"] = prev["stage_seconds"]
     # the code a run started from (a resumed run keeps it: the commit of its evaluation may differ)
-    marker["started_at_commit"] = (prev or {}).get("started_at_commit") or _commit()
+    marker["started_at_commit"] = (prev or {}).get("started_at_commit") or git_commit()
     write_marker(run_dir, marker)
     return marker
