@@ -4,7 +4,8 @@ For every experiment, seed and gradient proxy that applies to the experiment's c
 reuses) one run that differs from the others of its experiment and seed only in where the RSN's
 gradient comes from in the end-to-end stage (``stages.end_to_end.module.rsn_gradient``; ``none``: no
 RSN update). The stages before it are trained once per experiment and seed and shared, so every
-proxy starts from the same networks. Writes to ``experiments/results/<dataset>/``: ``ablation.md``
+proxy starts from the same networks; runs that differ only in overrides of the end-to-end stage
+(``stages.end_to_end.*``: its rate term, learning rate, steps, ...) share them too. Writes to ``experiments/results/<dataset>/``: ``ablation.md``
 (BD-rate vs Huffman-optimised JPEG and vs ``none``, the seed-to-seed spread, gradient fidelity,
 times), one JSON per run in ``ablation/`` and ``ablation_rd.png``; a run with overrides that change
 the results (``debug=smoke``, ``seeds=[...]``, ...) writes to ``<dataset>_<overrides>/`` instead
@@ -45,6 +46,8 @@ SAME_RESULTS = run_folders.SAME_RESULTS
 BASE_DIR = "base"
 #: the stages the proxies share
 SHARED_STAGES = ("autoencoder", "imitation")
+#: overrides under this prefix change only the end-to-end stage: runs that differ in them share their base
+E2E_ONLY = "stages.end_to_end."
 
 
 def results_name(dataset: str, task_overrides: list[str]) -> str:
@@ -74,18 +77,24 @@ def share_stages(base: Path, run_dir: Path, experiment_name: str, seed: int) -> 
     write_marker(run_dir, {"experiment": experiment_name, "seed": seed, "status": "running"})
 
 
+def base_overrides(overrides: Sequence[str]) -> list[str]:
+    """The overrides that change the shared stages: all but the end-to-end stage's own."""
+    return [o for o in overrides if not override_key(o).startswith(E2E_ONLY)]
+
+
 def train_experiment(experiment: str, experiment_name: str, proxies: list[str], seeds: list[int], exp_dir: Path,
-                     overrides: Sequence[str]) -> None:
-    """The shared stages of every seed, then every (seed, proxy) run not finished yet."""
-    todo = [s for s in seeds if not is_finished(exp_dir / f"s{s}" / BASE_DIR)]
+                     base_dir: Path, overrides: Sequence[str]) -> None:
+    """The shared stages of every seed (under ``base_dir``), then every (seed, proxy) run not finished yet
+    (under ``exp_dir``)."""
+    todo = [s for s in seeds if not is_finished(base_dir / f"s{s}" / BASE_DIR)]
     if todo:
-        launch(experiment, exp_dir, [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
-                                     f"hydra.sweep.subdir=s${{seed}}/{BASE_DIR}"], overrides)
+        launch(experiment, base_dir, [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
+                                      f"hydra.sweep.subdir=s${{seed}}/{BASE_DIR}"], base_overrides(overrides))
     pending: dict[tuple[str, ...], list[int]] = {}
     for s in seeds:
         left = tuple(p for p in proxies if not is_finished(exp_dir / f"s{s}" / p))
         for p in left:
-            share_stages(exp_dir / f"s{s}" / BASE_DIR, exp_dir / f"s{s}" / p, experiment_name, s)
+            share_stages(base_dir / f"s{s}" / BASE_DIR, exp_dir / f"s{s}" / p, experiment_name, s)
         if left:
             pending.setdefault(left, []).append(s)
         else:
@@ -113,7 +122,7 @@ def diagnose(run_dir: Path, proxy: str, val: list) -> dict[str, float]:
     return {k: sum(d[k] for d in found) / len(found) for k in ("vcn_psnr", "grad_fidelity")}
 
 
-def collect(plan: dict[str, list[str]], seeds: list[int], runs: Path, val: list) -> list[dict[str, Any]]:
+def collect(plan: dict[str, list[str]], seeds: list[int], runs: Path, bases: Path, val: list) -> list[dict[str, Any]]:
     """One record per run (its rd.json, with times and diagnostics in ``meta["ablation"]``)."""
     from vcnlit.eval.ablation import BASE
     from vcnlit.eval.results import read_json
@@ -122,10 +131,10 @@ def collect(plan: dict[str, list[str]], seeds: list[int], runs: Path, val: list)
     records = []
     for exp, proxies in plan.items():
         for s in seeds:
-            base_marker = read_marker(runs / exp / f"s{s}" / BASE_DIR) or {}
+            base_marker = read_marker(bases / exp / f"s{s}" / BASE_DIR) or {}
             base_seconds = sum((base_marker.get("stage_seconds") or {}).values()) or None
             for proxy in [BASE, *proxies]:
-                run_dir = runs / exp / f"s{s}" / (BASE_DIR if proxy == BASE else proxy)
+                run_dir = bases / exp / f"s{s}" / BASE_DIR if proxy == BASE else runs / exp / f"s{s}" / proxy
                 record = read_json(run_dir / "rd.json")
                 marker = read_marker(run_dir) or {}
                 info = {"experiment": exp, "proxy": proxy, "seed": s, "run_dir": str(run_dir),
@@ -158,6 +167,7 @@ def main(cfg: DictConfig) -> None:
             if override_key(o) in SET_HERE:
                 raise ConfigError(f"{o}: the ablation sets {override_key(o)} itself; give {SET_HERE[override_key(o)]}")
         runs = Path(cfg.runs_dir).resolve() / f"ablation-{run_tag(overrides)}"
+        bases = Path(cfg.runs_dir).resolve() / f"ablation-{run_tag(base_overrides(overrides))}"
         dataset = "embedded" if cfg.data.test_dir is None else Path(cfg.data.test_dir).name
         out = Path(cfg.results_dir).resolve() / (cfg.dataset or results_name(dataset, task))
         seeds = [int(s) for s in cfg.seeds]
@@ -176,14 +186,14 @@ def main(cfg: DictConfig) -> None:
                 raise ConfigError(f"proxies must include {ablation.REFERENCE!r}: every proxy is compared with it")
         for exp, proxies in plan.items():
             log.info("%s: proxies %s, seeds %s", exp, ", ".join(proxies), seeds)
-            train_experiment(exp, names[exp], proxies, seeds, runs / exp, [*cfg.run_overrides, *overrides])
+            train_experiment(exp, names[exp], proxies, seeds, runs / exp, bases / exp, [*cfg.run_overrides, *overrides])
 
         prov = provenance(OmegaConf.to_container(cfg, resolve=True))
         images = test_images(cfg, int(cfg.model.channels))
         anchor = instantiate(cfg.baseline_set[cfg.anchor]).evaluate(images, prov)
         write_json(out / "ablation" / f"{cfg.anchor}.json", anchor)
         val = instantiate(cfg.data).images("val")
-        records = collect(plan, seeds, runs, val)
+        records = collect(plan, seeds, runs, bases, val)
         ablation.compare(records, anchor)
         for r in records:
             info = r["meta"]["ablation"]
@@ -198,11 +208,11 @@ def main(cfg: DictConfig) -> None:
             curves = [ablation.mean_curve(rs, p) for p, rs in by_proxy.items()]
             panels[exp] = ([*curves, anchor], 1.25 * max(max(r["results"]["bpp"]) for r in mine))
         plot_rd_panels(panels, out / "ablation_rd.png", note=cfg.eval.note)
-        (out / "ablation.md").write_text(_document(cfg, out, images, runs, prov, summary, records, seeds))
+        (out / "ablation.md").write_text(_document(cfg, out, images, runs, bases, prov, summary, records, seeds))
         log.info("wrote %s", out / "ablation.md")
 
 
-def _document(cfg: DictConfig, out: Path, images: list, runs: Path, prov: dict, summary: dict,
+def _document(cfg: DictConfig, out: Path, images: list, runs: Path, bases: Path, prov: dict, summary: dict,
               records: list[dict], seeds: list[int]) -> str:
     from vcnlit.eval.ablation import BASE, REFERENCE, markdown_tables
     from vcnlit.stages.proxies import PROXIES
@@ -220,7 +230,8 @@ def _document(cfg: DictConfig, out: Path, images: list, runs: Path, prov: dict, 
         f"torch {prov['versions'].get('torch')}, pillow {prov['versions'].get('pillow')}",
         f"- test images ({len(images)}, {int(cfg.model.channels)} channel(s)): {names}",
         f"- runs: `{runs}`, seeds {', '.join(map(str, seeds))}; per experiment and seed the stages before the "
-        "end-to-end one are trained once and shared by every proxy (`after imitation` rows: that shared model)",
+        "end-to-end one are trained once and shared by every proxy (`after imitation` rows: that shared model"
+        + ("" if bases == runs else f", in `{bases}`, shared with every run that differs in `{E2E_ONLY}*` alone") + ")",
         f"- proxies (`stages.end_to_end.module.rsn_gradient`): {proxies}",
         f"- BD-rate (PSNR) vs `{cfg.anchor}` (Huffman-optimised JPEG) and vs `{REFERENCE}` of the same seed: mean "
         "over seeds [min, max]; negative = fewer bits at equal PSNR. spread: max - min over seeds of the "
