@@ -143,3 +143,28 @@ def test_training_rates_follow_their_weights(caplog):
     for bad in ([[5, -1]], {5: 0, 10: 0, 70: 0}, [1, 1, 1], [[70]]):
         with pytest.raises(ValueError, match="train_rate_weights must"):
             ImitationStage(system, codec, [5, 10, 70], train_rate_weights=bad)
+
+
+def test_log_rd_domain_ignores_the_rate_estimates_scale(image_dirs):
+    """In the log domain a constant factor on the bit estimate leaves the RSN's gradient unchanged,
+    and distortion counts by ratios: doubling every image's error shifts the loss by ln 4 and halves
+    the gradient."""
+    system, codec, _, x = _setup(image_dirs)
+    rates = [RATES[i % 2] for i in range(x.shape[0])]
+    stage = EndToEndStage(system, codec, RATES, rate_weight=0.7, rd_domain="log")
+    y = system.rsn(x).detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(stage.rate_term(x, y, rates), y)
+    real = codec.estimated_bits
+    codec.estimated_bits = lambda *a, **k: 2.5 * real(*a, **k)
+    (g_scaled,) = torch.autograd.grad(stage.rate_term(x, y, rates), y)
+    codec.estimated_bits = real
+    assert g.abs().sum() > 0 and torch.allclose(g, g_scaled, rtol=1e-4, atol=1e-8)
+    target = x + 0.05 * torch.randn_like(x)
+    x_hat = target.clone().requires_grad_(True)
+    (g1,) = torch.autograd.grad(stage.rsn_distortion(x_hat, x), x_hat)
+    worse = (x + 2 * (target - x)).requires_grad_(True)  # each image's error doubled: its ln shifts by ln 4
+    (g2,) = torch.autograd.grad(stage.rsn_distortion(worse, x), worse)
+    assert torch.allclose(g1, 2 * g2, rtol=1e-4, atol=1e-8)  # d ln(e^2)/de = 2/e: half the gradient at twice e
+    assert stage.rsn_distortion(worse, x).item() == pytest.approx(stage.rsn_distortion(x_hat, x).item() + 1.3863, abs=1e-3)
+    with pytest.raises(ValueError, match="rd_domain"):
+        EndToEndStage(system, codec, RATES, rd_domain="dB")

@@ -18,6 +18,8 @@ from vcnlit.stages.proxies import build_proxy
 #: what the end-to-end stage's ``y_weight`` term pulls Y towards: the bicubic re-sampled X, or the RSN's
 #: output when the stage started (a trust region around the pre-trained RSN)
 Y_ANCHORS = ("bicubic", "start")
+#: how the RSN's loss combines distortion and rate: their sum, or the sum of their logarithms per image
+RD_DOMAINS = ("linear", "log")
 
 
 class EndToEndStage(Stage):
@@ -29,6 +31,10 @@ class EndToEndStage(Stage):
     ``rate_weight`` adds ``rate_weight x`` the codec's differentiable bit estimate of Y (bits per
     pixel of X, :meth:`Codec.estimated_bits`) to the RSN's loss [ours]: without it the RSN only
     lowers distortion at a fixed codec rate and drifts to signals that cost more bits.
+    ``rd_domain="log"`` [ours] makes that loss, per image, ``ln D + rate_weight x ln R`` (then the
+    mean over the batch): the plane of the BD-rate, where ``rate_weight`` is a slope in nepers of
+    distortion per neper of rate (PSNR dB per rate ratio: ``4.34 x rate_weight`` dB per e-fold), the
+    same at every rate point, and where the estimate's scale error (a constant factor) drops out.
 
     At each validation it also logs, on the val images at the val rate, the VCN's imitation PSNR
     (``VCN(Y)`` against ``IDN(codec(Y))``) and the proxy's gradient fidelity
@@ -40,10 +46,12 @@ class EndToEndStage(Stage):
 
     def __init__(
         self, *args: Any, rate_weight: float = 0.0, y_anchor: str = "bicubic", rsn_gradient: str = "vcn",
-        fidelity_probes: int = 16, fidelity_eps: float = 0.01, **kwargs: Any,
+        fidelity_probes: int = 16, fidelity_eps: float = 0.01, rd_domain: str = "linear", **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         check_choice("y_anchor", y_anchor, Y_ANCHORS)
+        check_choice("rd_domain", rd_domain, RD_DOMAINS)
+        self.rd_domain = rd_domain
         self.proxy = build_proxy(rsn_gradient, self.codec)
         self.rsn_gradient = rsn_gradient
         if not self.proxy.updates_rsn:  # the IDN-only ablation: the RSN stays as the imitation stage left it
@@ -67,10 +75,18 @@ class EndToEndStage(Stage):
         return super().y_target(x, y) if self._rsn_start is None else self._rsn_start(x)
 
     def rate_term(self, x: Tensor, y: Tensor, rates: list[float]) -> Tensor:
-        """``rate_weight`` x estimated bits of Y per pixel of X, averaged over the batch (0 when off)."""
+        """``rate_weight`` x estimated bits of Y per pixel of X (its logarithm for ``rd_domain="log"``),
+        averaged over the batch (0 when off)."""
         if not self.rate_weight:
             return y.new_zeros(())
-        return self.rate_weight * (self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])).mean()
+        bpp = self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])
+        return self.rate_weight * (bpp.clamp_min(1e-6).log() if self.rd_domain == "log" else bpp).mean()
+
+    def rsn_distortion(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        """The RSN's distortion term: the distance, or the batch mean of its per-image logarithm."""
+        if self.rd_domain == "linear":
+            return self.dist(x_hat, x)
+        return torch.stack([self.dist(a[None], b[None]) for a, b in zip(x_hat, x)]).clamp_min(1e-10).log().mean()
 
     def through_codec(self, y: Tensor, z: Tensor, unit: Tensor, rates: list[float]) -> Tensor:
         """The restored image as a differentiable function of Y, through the proxy (no network weights
@@ -94,7 +110,7 @@ class EndToEndStage(Stage):
         if not self.proxy.updates_rsn:
             return {"idn_loss": idn_loss, "vcn_loss": vcn_loss}
 
-        rsn_loss = (self.dist(self.through_codec(y, z, unit, rates), x) + self.y_regulariser(x, y)
+        rsn_loss = (self.rsn_distortion(self.through_codec(y, z, unit, rates), x) + self.y_regulariser(x, y)
                     + self.rate_term(x, y, rates))
         self.check_finite(rsn_loss=rsn_loss)
         self.update(rsn_loss, 2)
