@@ -5,7 +5,9 @@ reuses) one run that differs from the others of its experiment and seed only in 
 gradient comes from in the end-to-end stage (``stages.end_to_end.module.rsn_gradient``; ``none``: no
 RSN update). The stages before it are trained once per experiment and seed and shared, so every
 proxy starts from the same networks; runs that differ only in overrides of the end-to-end stage
-(``stages.end_to_end.*``: its rate term, learning rate, steps, ...) share them too. Writes to ``experiments/results/<dataset>/``: ``ablation.md``
+(``stages.end_to_end.*``: its rate term, learning rate, steps, ...) share them too, and runs that
+differ only in the RSN's objective (``rate_weight``, ``rd_domain``, ``y_weight``, ``y_anchor``) share
+their ``none`` run, which makes no RSN update. Writes to ``experiments/results/<dataset>/``: ``ablation.md``
 (BD-rate vs Huffman-optimised JPEG and vs ``none``, the seed-to-seed spread, gradient fidelity,
 times), one JSON per run in ``ablation/`` and ``ablation_rd.png``; a run with overrides that change
 the results (``debug=smoke``, ``seeds=[...]``, ...) writes to ``<dataset>_<overrides>/`` instead
@@ -48,6 +50,9 @@ BASE_DIR = "base"
 SHARED_STAGES = ("autoencoder", "imitation")
 #: overrides under this prefix change only the end-to-end stage: runs that differ in them share their base
 E2E_ONLY = "stages.end_to_end."
+#: end-to-end keys that change only the RSN's update, which the reference proxy (``none``) does not make:
+#: runs that differ in them share their ``none`` run
+RSN_ONLY = frozenset(f"{E2E_ONLY}module.{k}" for k in ("rate_weight", "rd_domain", "y_weight", "y_anchor"))
 
 
 def results_name(dataset: str, task_overrides: list[str]) -> str:
@@ -82,28 +87,58 @@ def base_overrides(overrides: Sequence[str]) -> list[str]:
     return [o for o in overrides if not override_key(o).startswith(E2E_ONLY)]
 
 
-def train_experiment(experiment: str, experiment_name: str, proxies: list[str], seeds: list[int], exp_dir: Path,
-                     base_dir: Path, overrides: Sequence[str]) -> None:
-    """The shared stages of every seed (under ``base_dir``), then every (seed, proxy) run not finished yet
-    (under ``exp_dir``)."""
-    todo = [s for s in seeds if not is_finished(base_dir / f"s{s}" / BASE_DIR)]
+def reference_overrides(overrides: Sequence[str]) -> list[str]:
+    """The overrides that change the reference (``none``) run: all but those of the RSN's update alone."""
+    return [o for o in overrides if override_key(o) not in RSN_ONLY]
+
+
+def folders(runs_dir: Path, overrides: Sequence[str]) -> dict[str, Path]:
+    """Where the runs of a set of training overrides live: ``base`` (the shared stages), ``reference``
+    (the ``none`` runs) and ``runs`` (every other proxy), each ``<runs_dir>/ablation-<tag>``."""
+    def at(o: Sequence[str]) -> Path:
+        return runs_dir / f"ablation-{run_tag(list(o))}"
+    return {"base": at(base_overrides(overrides)), "reference": at(reference_overrides(overrides)),
+            "runs": at(overrides)}
+
+
+def proxy_dir(where: dict[str, Path], experiment: str, seed: int, proxy: str) -> Path:
+    """The run folder of one proxy (``BASE_DIR``: the shared stages) of an experiment and seed."""
+    from vcnlit.eval.ablation import BASE, REFERENCE
+
+    kind = "base" if proxy in (BASE, BASE_DIR) else "reference" if proxy == REFERENCE else "runs"
+    return where[kind] / experiment / f"s{seed}" / (BASE_DIR if kind == "base" else proxy)
+
+
+def train_experiment(experiment: str, experiment_name: str, proxies: list[str], seeds: list[int],
+                     where: dict[str, Path], overrides: Sequence[str]) -> None:
+    """The shared stages of every seed, then every (seed, proxy) run not finished yet, each in its
+    folder (:func:`folders`)."""
+    from vcnlit.eval.ablation import REFERENCE
+
+    todo = [s for s in seeds if not is_finished(proxy_dir(where, experiment, s, BASE_DIR))]
     if todo:
-        launch(experiment, base_dir, [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
-                                      f"hydra.sweep.subdir=s${{seed}}/{BASE_DIR}"], base_overrides(overrides))
-    pending: dict[tuple[str, ...], list[int]] = {}
-    for s in seeds:
-        left = tuple(p for p in proxies if not is_finished(exp_dir / f"s{s}" / p))
-        for p in left:
-            share_stages(base_dir / f"s{s}" / BASE_DIR, exp_dir / f"s{s}" / p, experiment_name, s)
-        if left:
-            pending.setdefault(left, []).append(s)
-        else:
-            log.info("%s seed %d: reusing the runs of %s", experiment, s, ", ".join(proxies))
-    for left, group in pending.items():
-        launch(experiment, exp_dir, [f"seed={','.join(map(str, group))}",
-                                     f"stages.end_to_end.module.rsn_gradient={','.join(left)}",
-                                     "hydra.sweep.subdir=s${seed}/${stages.end_to_end.module.rsn_gradient}"],
-               overrides)
+        launch(experiment, where["base"] / experiment,
+               [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
+                f"hydra.sweep.subdir=s${{seed}}/{BASE_DIR}"], base_overrides(overrides))
+    groups: dict[Path, tuple[list[str], list[str]]] = {}  # folder -> (its overrides, its proxies)
+    for p in proxies:
+        kind, o = ("reference", reference_overrides(overrides)) if p == REFERENCE else ("runs", list(overrides))
+        groups.setdefault(where[kind], (o, []))[1].append(p)
+    for folder, (o, mine) in groups.items():
+        pending: dict[tuple[str, ...], list[int]] = {}
+        for s in seeds:
+            left = tuple(p for p in mine if not is_finished(proxy_dir(where, experiment, s, p)))
+            for p in left:
+                share_stages(proxy_dir(where, experiment, s, BASE_DIR), proxy_dir(where, experiment, s, p),
+                             experiment_name, s)
+            if left:
+                pending.setdefault(left, []).append(s)
+            else:
+                log.info("%s seed %d: reusing the runs of %s", experiment, s, ", ".join(mine))
+        for left, group in pending.items():
+            launch(experiment, folder / experiment,
+                   [f"seed={','.join(map(str, group))}", f"stages.end_to_end.module.rsn_gradient={','.join(left)}",
+                    "hydra.sweep.subdir=s${seed}/${stages.end_to_end.module.rsn_gradient}"], o)
 
 
 def diagnose(run_dir: Path, proxy: str, val: list) -> dict[str, float]:
@@ -122,7 +157,7 @@ def diagnose(run_dir: Path, proxy: str, val: list) -> dict[str, float]:
     return {k: sum(d[k] for d in found) / len(found) for k in ("vcn_psnr", "grad_fidelity")}
 
 
-def collect(plan: dict[str, list[str]], seeds: list[int], runs: Path, bases: Path, val: list) -> list[dict[str, Any]]:
+def collect(plan: dict[str, list[str]], seeds: list[int], where: dict[str, Path], val: list) -> list[dict[str, Any]]:
     """One record per run (its rd.json, with times and diagnostics in ``meta["ablation"]``)."""
     from vcnlit.eval.ablation import BASE
     from vcnlit.eval.results import read_json
@@ -131,10 +166,10 @@ def collect(plan: dict[str, list[str]], seeds: list[int], runs: Path, bases: Pat
     records = []
     for exp, proxies in plan.items():
         for s in seeds:
-            base_marker = read_marker(bases / exp / f"s{s}" / BASE_DIR) or {}
+            base_marker = read_marker(proxy_dir(where, exp, s, BASE_DIR)) or {}
             base_seconds = sum((base_marker.get("stage_seconds") or {}).values()) or None
             for proxy in [BASE, *proxies]:
-                run_dir = bases / exp / f"s{s}" / BASE_DIR if proxy == BASE else runs / exp / f"s{s}" / proxy
+                run_dir = proxy_dir(where, exp, s, proxy)
                 record = read_json(run_dir / "rd.json")
                 marker = read_marker(run_dir) or {}
                 info = {"experiment": exp, "proxy": proxy, "seed": s, "run_dir": str(run_dir),
@@ -166,8 +201,7 @@ def main(cfg: DictConfig) -> None:
         for o in overrides:
             if override_key(o) in SET_HERE:
                 raise ConfigError(f"{o}: the ablation sets {override_key(o)} itself; give {SET_HERE[override_key(o)]}")
-        runs = Path(cfg.runs_dir).resolve() / f"ablation-{run_tag(overrides)}"
-        bases = Path(cfg.runs_dir).resolve() / f"ablation-{run_tag(base_overrides(overrides))}"
+        where = folders(Path(cfg.runs_dir).resolve(), overrides)
         dataset = "embedded" if cfg.data.test_dir is None else Path(cfg.data.test_dir).name
         out = Path(cfg.results_dir).resolve() / (cfg.dataset or results_name(dataset, task))
         seeds = [int(s) for s in cfg.seeds]
@@ -186,14 +220,14 @@ def main(cfg: DictConfig) -> None:
                 raise ConfigError(f"proxies must include {ablation.REFERENCE!r}: every proxy is compared with it")
         for exp, proxies in plan.items():
             log.info("%s: proxies %s, seeds %s", exp, ", ".join(proxies), seeds)
-            train_experiment(exp, names[exp], proxies, seeds, runs / exp, bases / exp, [*cfg.run_overrides, *overrides])
+            train_experiment(exp, names[exp], proxies, seeds, where, [*cfg.run_overrides, *overrides])
 
         prov = provenance(OmegaConf.to_container(cfg, resolve=True))
         images = test_images(cfg, int(cfg.model.channels))
         anchor = instantiate(cfg.baseline_set[cfg.anchor]).evaluate(images, prov)
         write_json(out / "ablation" / f"{cfg.anchor}.json", anchor)
         val = instantiate(cfg.data).images("val")
-        records = collect(plan, seeds, runs, bases, val)
+        records = collect(plan, seeds, where, val)
         ablation.compare(records, anchor)
         for r in records:
             info = r["meta"]["ablation"]
@@ -208,11 +242,11 @@ def main(cfg: DictConfig) -> None:
             curves = [ablation.mean_curve(rs, p) for p, rs in by_proxy.items()]
             panels[exp] = ([*curves, anchor], 1.25 * max(max(r["results"]["bpp"]) for r in mine))
         plot_rd_panels(panels, out / "ablation_rd.png", note=cfg.eval.note)
-        (out / "ablation.md").write_text(_document(cfg, out, images, runs, bases, prov, summary, records, seeds))
+        (out / "ablation.md").write_text(_document(cfg, out, images, where, prov, summary, records, seeds))
         log.info("wrote %s", out / "ablation.md")
 
 
-def _document(cfg: DictConfig, out: Path, images: list, runs: Path, bases: Path, prov: dict, summary: dict,
+def _document(cfg: DictConfig, out: Path, images: list, where: dict[str, Path], prov: dict, summary: dict,
               records: list[dict], seeds: list[int]) -> str:
     from vcnlit.eval.ablation import BASE, REFERENCE, markdown_tables
     from vcnlit.stages.proxies import PROXIES
@@ -229,9 +263,13 @@ def _document(cfg: DictConfig, out: Path, images: list, runs: Path, bases: Path,
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; git commit {prov['git_commit']}; "
         f"torch {prov['versions'].get('torch')}, pillow {prov['versions'].get('pillow')}",
         f"- test images ({len(images)}, {int(cfg.model.channels)} channel(s)): {names}",
-        f"- runs: `{runs}`, seeds {', '.join(map(str, seeds))}; per experiment and seed the stages before the "
+        f"- runs: `{where['runs']}`, seeds {', '.join(map(str, seeds))}; per experiment and seed the stages before the "
         "end-to-end one are trained once and shared by every proxy (`after imitation` rows: that shared model"
-        + ("" if bases == runs else f", in `{bases}`, shared with every run that differs in `{E2E_ONLY}*` alone") + ")",
+        + ("" if where["base"] == where["runs"] else
+           f", in `{where['base']}`, shared with every run that differs in `{E2E_ONLY}*` alone") + ")"
+        + ("" if where["reference"] == where["runs"] else
+           f"; the `none` runs, which make no RSN update, in `{where['reference']}`, shared with every run that "
+           "differs in the RSN's objective alone"),
         f"- proxies (`stages.end_to_end.module.rsn_gradient`): {proxies}",
         f"- BD-rate (PSNR) vs `{cfg.anchor}` (Huffman-optimised JPEG) and vs `{REFERENCE}` of the same seed: mean "
         "over seeds [min, max]; negative = fewer bits at equal PSNR. spread: max - min over seeds of the "
