@@ -42,8 +42,11 @@ def test_bd_rates_against_the_anchor_and_the_same_seeds_none():
     assert not rows["noisy"]["beats_reference"]  # its own spread (about 15 points) swamps its gain
     assert rows[BASE]["seeds"] == [0] and math.isnan(rows[BASE]["spread"]) and rows[BASE]["total_seconds"] == 100.0
     assert rows["vcn"]["total_seconds"] == 110.0 and rows["vcn"]["seconds"] == 10.0
+    assert rows["vcn"]["bits_vs_reference"] == pytest.approx(-10.0, abs=0.1)  # 0.9 and 0.918 / 1.02: -10 % each
+    assert rows["vcn"]["psnr_at_points_vs_reference"] == 0.0  # same PSNR at every rate point
     md = markdown_tables(summarise(records), "jpeg_optimized")
-    assert "## e" in md and "| vcn | 0,1 | -54.5 % [-55.0, -54.1] | 0.9 pt | -10.0 % [-10.0, -10.0] |" in md and "| yes |" in md
+    assert "## e" in md and "| vcn | 0,1 | -54.5 % [-55.0, -54.1] | 0.9 pt | -10.0 % [-10.0, -10.0] |" in md
+    assert "| -10.0 % / +0.00 dB | yes |" in md and "| yes |" in md
     mean = mean_curve([records[2], records[3]], "vcn")
     assert mean["results"]["bpp"][0] == pytest.approx(0.1 * 0.909) and mean["results"]["psnr"] == PSNR
 

@@ -40,9 +40,21 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(v), "min": min(v), "max": max(v), "n": len(v)}
 
 
+def _moves(reference: dict[str, Any], test: dict[str, Any]) -> tuple[float, float]:
+    """Where ``test`` lands against ``reference`` at the same codec rate points: the mean change of the
+    bitrate (%) and of the PSNR (dB) over the points both have."""
+    a, b = reference["results"], test["results"]
+    n = min(len(a["bpp"]), len(b["bpp"]))
+    if not n:
+        return math.nan, math.nan
+    return (100 * statistics.fmean(b["bpp"][i] / a["bpp"][i] - 1 for i in range(n)),
+            statistics.fmean(b["psnr"][i] - a["psnr"][i] for i in range(n)))
+
+
 def compare(records: Sequence[dict[str, Any]], anchor: dict[str, Any]) -> None:
-    """Add to each record's ``meta["ablation"]`` its BD-rate vs ``anchor`` and (BD-rate, BD-PSNR) vs the
-    reference proxy's run of the same experiment and seed (NaN without one)."""
+    """Add to each record's ``meta["ablation"]`` its BD-rate vs ``anchor``, (BD-rate, BD-PSNR) vs the
+    reference proxy's run of the same experiment and seed, and where it lands against that run at the
+    same rate points (``bits_vs_reference`` %, ``psnr_at_points_vs_reference`` dB; NaN without one)."""
     ref = {(_info(r)["experiment"], _info(r)["seed"]): r for r in records if _info(r)["proxy"] == REFERENCE}
     for r in records:
         info = _info(r)
@@ -50,13 +62,15 @@ def compare(records: Sequence[dict[str, Any]], anchor: dict[str, Any]) -> None:
         other = ref.get((info["experiment"], info["seed"]))
         info["bd_rate_vs_reference"] = _bd_rate(other, r) if other is not None else math.nan
         info["bd_psnr_vs_reference"] = _bd_rate(other, r, quality=True) if other is not None else math.nan
+        info["bits_vs_reference"], info["psnr_at_points_vs_reference"] = (
+            _moves(other, r) if other is not None else (math.nan, math.nan))
 
 
 def summarise(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Per experiment, one row per proxy (in the order first seen) with statistics over its seeds.
 
     Each row: ``proxy``, ``seeds``, ``vs_anchor`` / ``vs_reference`` / ``psnr_vs_reference`` (mean, min,
-    max over seeds), ``spread`` (max - min of BD-rate vs anchor, the seed-to-seed spread; NaN with fewer
+    max over seeds), ``bits_vs_reference`` / ``psnr_at_points_vs_reference`` (means), ``spread`` (max - min of BD-rate vs anchor, the seed-to-seed spread; NaN with fewer
     than two seeds that have one),
     ``beats_reference`` (BD-rate vs the reference below zero by more than the larger of this row's and
     the reference's spread), ``seconds``, ``total_seconds``, ``vcn_psnr``, ``grad_fidelity`` (means).
@@ -72,6 +86,8 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
         row = {"proxy": proxy, "seeds": sorted(i["seed"] for i in infos), "vs_anchor": a,
                "vs_reference": _stats([i["bd_rate_vs_reference"] for i in infos]),
                "psnr_vs_reference": _stats([i["bd_psnr_vs_reference"] for i in infos]),
+               "bits_vs_reference": _stats([i.get("bits_vs_reference") for i in infos])["mean"],
+               "psnr_at_points_vs_reference": _stats([i.get("psnr_at_points_vs_reference") for i in infos])["mean"],
                "spread": a["max"] - a["min"] if a["n"] >= 2 else math.nan,
                "seconds": _stats([i.get("seconds") for i in infos])["mean"],
                "total_seconds": _stats([(i.get("seconds") or 0.0) + (i.get("base_seconds") or 0.0)
@@ -114,13 +130,14 @@ def _span(s: dict[str, float], unit: str = " %", spec: str = "+.1f") -> str:
 def markdown_tables(summary: dict[str, list[dict[str, Any]]], anchor: str) -> str:
     """One markdown table per experiment (``## <experiment>``)."""
     head = ["proxy", "seeds", f"BD-rate vs {anchor}", "spread", f"BD-rate vs {REFERENCE}",
-            f"BD-PSNR vs {REFERENCE}", f"beats {REFERENCE}", "grad fidelity", "VCN PSNR", "end-to-end", "total"]
+            f"BD-PSNR vs {REFERENCE}", f"lands vs {REFERENCE}: bits / PSNR", f"beats {REFERENCE}", "grad fidelity", "VCN PSNR", "end-to-end", "total"]
     parts = []
     for exp, rows in summary.items():
         lines = [f"## {exp}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows:
             cells = [r["proxy"], ",".join(map(str, r["seeds"])), _span(r["vs_anchor"]), _f(r["spread"], ".1f", " pt"),
                      _span(r["vs_reference"]), _span(r["psnr_vs_reference"], " dB", "+.2f"),
+                     f"{_f(r['bits_vs_reference'], '+.1f', ' %')} / {_f(r['psnr_at_points_vs_reference'], '+.2f', ' dB')}",
                      "yes" if r["beats_reference"] else ("" if r["proxy"] in (REFERENCE, BASE) else "no"),
                      _f(r["grad_fidelity"], ".2f"), _f(r["vcn_psnr"], ".2f", " dB"),
                      _f(r["seconds"], ".0f", " s"), _f(r["total_seconds"], ".0f", " s")]
