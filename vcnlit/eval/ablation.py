@@ -70,8 +70,8 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any
     """Per experiment, one row per proxy (in the order first seen) with statistics over its seeds.
 
     Each row: ``proxy``, ``seeds``, ``vs_anchor`` / ``vs_reference`` / ``psnr_vs_reference`` (mean, min,
-    max over seeds), ``bits_vs_reference`` / ``psnr_at_points_vs_reference`` (means), ``spread`` (max - min of BD-rate vs anchor, the seed-to-seed spread; NaN with fewer
-    than two seeds that have one),
+    max over seeds), ``bits_vs_reference`` / ``psnr_at_points_vs_reference`` (means), ``spread``
+    (max - min of BD-rate vs anchor, the seed-to-seed spread; NaN with fewer than two seeds that have one),
     ``beats_reference`` (BD-rate vs the reference below zero by more than the larger of this row's and
     the reference's spread), ``seconds``, ``total_seconds``, ``vcn_psnr``, ``grad_fidelity`` (means).
     Call :func:`compare` first.
@@ -130,7 +130,8 @@ def _span(s: dict[str, float], unit: str = " %", spec: str = "+.1f") -> str:
 def markdown_tables(summary: dict[str, list[dict[str, Any]]], anchor: str) -> str:
     """One markdown table per experiment (``## <experiment>``)."""
     head = ["proxy", "seeds", f"BD-rate vs {anchor}", "spread", f"BD-rate vs {REFERENCE}",
-            f"BD-PSNR vs {REFERENCE}", f"lands vs {REFERENCE}: bits / PSNR", f"beats {REFERENCE}", "grad fidelity", "VCN PSNR", "end-to-end", "total"]
+            f"BD-PSNR vs {REFERENCE}", f"lands vs {REFERENCE}: bits / PSNR", f"beats {REFERENCE}", "grad fidelity",
+            "VCN PSNR", "end-to-end", "total"]
     parts = []
     for exp, rows in summary.items():
         lines = [f"## {exp}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
