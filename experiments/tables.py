@@ -5,7 +5,8 @@ baselines on one test set with real bitstreams, and writes to ``experiments/resu
 one CompressAI-format JSON per method, ``tables.md`` (bpp / PSNR / SSIM per rate point and
 BD-rate vs JPEG) and RD plots (``rd_psnr.png``, ``rd_ssim.png``). A run with overrides that change
 the results (``debug=smoke``, ``seed=1``, ...) writes to ``<dataset>_<overrides>/`` instead;
-``replot=true`` only redraws the plots from the JSON files already there.
+``replot=true`` only redraws the plots from the JSON files already there. ``model.channels=3`` makes
+the colour tables (``<dataset>_rgb/``) of the experiments' ``_rgb`` versions, baselines in colour.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ def training_overrides(task_overrides: list[str]) -> list[str]:
 def results_name(dataset: str, task_overrides: list[str]) -> str:
     """``dataset``, or ``<dataset>_<overrides>`` when the overrides change the results (never the full results)."""
     return run_folders.results_name(dataset, task_overrides, SAME_RESULTS)
+
+
+def colour_experiments(experiments: list[str], overrides: list[str], channels: int) -> tuple[list[str], list[str]]:
+    """The experiments and training overrides of a colour run (``model.channels=3``): each experiment's
+    ``_rgb`` version (``conf/experiment/<name>_rgb.yaml``, which sets the channels itself); unchanged in grayscale."""
+    if channels != 3:
+        return list(experiments), overrides
+    names = [e if e.endswith("_rgb") else f"{e}_rgb" for e in experiments]
+    return names, [o for o in overrides if o.lstrip("+~") != "model.channels=3"]
 
 
 def method_names(cfg: DictConfig) -> list[str]:
@@ -108,6 +118,7 @@ def main(cfg: DictConfig) -> None:
         task = list(HydraConfig.get().overrides.task)
         overrides = training_overrides(task)
         runs = Path(cfg.runs_dir).resolve() / run_tag(overrides)
+        cfg.experiments, overrides = colour_experiments(list(cfg.experiments), overrides, int(cfg.model.channels))
         dataset = cfg.dataset or ("embedded" if cfg.data.test_dir is None else Path(cfg.data.test_dir).name)
         out = Path(cfg.results_dir).resolve() / (cfg.dataset or results_name(dataset, task))
         if cfg.replot:

@@ -38,6 +38,15 @@ def test_only_a_plain_run_writes_the_full_results_folder():
     assert "experiments/tables.py results_dir=/tmp/r runs_dir=/tmp/q" in r.stdout
 
 
+def test_colour_tables_run_the_rgb_experiments():
+    exps = ["scic_lowres", "dnnc_fullres_rgb"]
+    assert tables.colour_experiments(exps, ["model.channels=3", "seed=1"], 3) == (
+        ["scic_lowres_rgb", "dnnc_fullres_rgb"], ["seed=1"])
+    assert tables.colour_experiments(exps, ["seed=1"], 1) == (exps, ["seed=1"])
+    for name in tables.colour_experiments(["scic_lowres", "scic_fullres", "dnnc_lowres", "dnnc_fullres"], [], 3)[0]:
+        assert (ROOT / "conf" / "experiment" / f"{name}.yaml").is_file()
+
+
 def test_tables_smoke_chain(image_dirs, tmp_path):
     # the default results_dir (experiments/results, relative to the working directory) holds full results
     # that a smoke run must leave alone
