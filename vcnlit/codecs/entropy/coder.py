@@ -5,6 +5,10 @@ Format: see :mod:`vcnlit.codecs.entropy`.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -28,8 +32,27 @@ from vcnlit.codecs.entropy.model import (
 from vcnlit.errors import BitstreamError
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what is written to stdout (by Python and by child processes such as ninja) to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def load_torchac():
-    """The torchac module, imported lazily (its first import compiles a C++ extension)."""
+    """The torchac module, imported lazily (its first import compiles a C++ extension; the build's
+    messages, which torchac prints, go to stderr so that stdout holds only what vcnlit prints)."""
+    if "torchac.torchac" not in sys.modules:
+        with _stdout_to_stderr():
+            import torchac.torchac
     import torchac
     from torchac import torchac as impl
 
