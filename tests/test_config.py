@@ -82,13 +82,21 @@ def test_a_bare_run_does_not_borrow_an_experiment_name():
     assert _compose([]).experiment_name == "default"
 
 
-def test_colour_experiments_differ_from_theirs_only_in_channels_and_name():
+#: what a colour experiment sets apart from channels and name: scic_lowres_rgb keeps the paper's
+#: end-to-end objective (conf/stages/lowres.yaml), scic_lowres has the rate-aware log objective
+COLOUR_RECIPE = {"scic_lowres": {"lr": 2.0e-5, "rd_domain": "linear", "rate_weight": 0.0}}
+
+
+def test_colour_experiments_differ_from_theirs_only_in_channels_name_and_stated_recipe():
     for exp in PAPER:
         gray = OmegaConf.to_container(_compose([f"+experiment={exp}"]), resolve=False)
         rgb = OmegaConf.to_container(_compose([f"+experiment={exp}_rgb"]), resolve=False)
         for cfg in (gray, rgb):
             cfg.pop("hydra")
             cfg.pop("experiment_name")
+        for key, value in COLOUR_RECIPE.get(exp, {}).items():
+            assert rgb["stages"]["end_to_end"]["module"].pop(key) == value
+            assert gray["stages"]["end_to_end"]["module"].pop(key) != value
         assert rgb["model"].pop("channels") == 3 and gray["model"].pop("channels") == 1
         assert rgb == gray, exp
 
