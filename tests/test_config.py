@@ -85,6 +85,8 @@ def test_a_bare_run_does_not_borrow_an_experiment_name():
 #: what a colour experiment sets apart from channels and name: scic_lowres_rgb keeps the paper's
 #: end-to-end objective (conf/stages/lowres.yaml), scic_lowres has the rate-aware log objective
 COLOUR_RECIPE = {"scic_lowres": {"lr": 2.0e-5, "rd_domain": "linear", "rate_weight": 0.0}}
+#: and the nets of scic_lowres_rgb: residual blocks, sub-pixel up-sampling
+COLOUR_NETS = {"scic_lowres": {"block": "residual", "upsample": "pixel_shuffle"}}
 
 
 def test_colour_experiments_differ_from_theirs_only_in_channels_name_and_stated_recipe():
@@ -97,6 +99,8 @@ def test_colour_experiments_differ_from_theirs_only_in_channels_name_and_stated_
         for key, value in COLOUR_RECIPE.get(exp, {}).items():
             assert rgb["stages"]["end_to_end"]["module"].pop(key) == value
             assert gray["stages"]["end_to_end"]["module"].pop(key) != value
+        for key, value in COLOUR_NETS.get(exp, {}).items():
+            assert rgb["model"].pop(key) == value and gray["model"].pop(key) != value
         assert rgb["model"].pop("channels") == 3 and gray["model"].pop("channels") == 1
         assert rgb == gray, exp
 
