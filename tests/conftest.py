@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +57,22 @@ def _own_wandb_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Subprocesses start their own W&B service, as a user's command does: a service started by an
     in-process test is shared with children through WANDB_SERVICE and would outlive a killed run."""
     monkeypatch.delenv("WANDB_SERVICE", raising=False)
+
+
+def pack_v3(header, payload: bytes, version: int = 3) -> bytes:
+    """A stream of the fixed-width container of versions 1-3 (what earlier vcnlit wrote)."""
+    pj = json.dumps(header.params, separators=(",", ":"), sort_keys=True).encode()
+    body = (bytes([len(header.mode)]) + header.mode.encode() + bytes([len(header.codec)]) + header.codec.encode()
+            + struct.pack(">BIId", header.channels, header.height, header.width, header.rate)
+            + struct.pack(">H", len(pj)) + pj + header.fingerprint)
+    return repack_v3(payload, body, version)
+
+
+def repack_v3(payload: bytes, body: bytes, version: int = 3) -> bytes:
+    """A version 1-3 stream around a hand-made header body, with valid CRCs."""
+    head = b"VCNL" + bytes([version]) + struct.pack(">H", len(body)) + body
+    crc = struct.pack(">I", zlib.crc32(payload)) if version >= 2 else b""
+    return head + struct.pack(">I", zlib.crc32(head)) + struct.pack(">I", len(payload)) + crc + payload
 
 
 def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:

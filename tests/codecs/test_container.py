@@ -1,14 +1,18 @@
 """The vcnlit bitstream container: round trips and strict validation of malformed files."""
 
 import dataclasses
+import io
 import struct
 import zlib
 
 import numpy as np
 import pytest
 import torch
+from conftest import pack_v3, repack_v3
+from PIL import Image
 
 from vcnlit.codecs import BitstreamError, DnncCodec, Header, model_fingerprint, pack, unpack
+from vcnlit.codecs.byteio import put_varint
 from vcnlit.codecs.container import FORMAT_VERSION, MAGIC, MAX_SAMPLES
 
 
@@ -23,11 +27,32 @@ def _raises(data: bytes, match: str | None = None) -> None:
     assert "\n" not in str(e.value)
 
 
-def _repack_body(payload: bytes, body: bytes, version: int = FORMAT_VERSION) -> bytes:
-    """Rebuild a stream around a hand-made header body, with valid CRCs."""
-    head = MAGIC + bytes([version]) + struct.pack(">H", len(body)) + body
-    crc = struct.pack(">I", zlib.crc32(payload)) if version >= 2 else b""
-    return head + struct.pack(">I", zlib.crc32(head)) + struct.pack(">I", len(payload)) + crc + payload
+def _frame_v4(body: bytes, payload: bytes = b"") -> bytes:
+    """A version 4 stream around a hand-made header body, with a valid CRC."""
+    out = bytearray(MAGIC + bytes([FORMAT_VERSION]))
+    put_varint(out, len(body))
+    out += body
+    put_varint(out, len(payload))
+    out += payload
+    return bytes(out) + struct.pack(">I", zlib.crc32(out))
+
+
+def _body_v4(mode: int = 1, codec: bytes = b"dct", dims: tuple[int, int, int] = (3, 48, 40), rate: bytes = b"\0\x08",
+             params: bytes = b"", coding: int = 0) -> bytes:
+    out = bytearray([mode, len(codec)]) + codec + bytes([dims[0]])
+    put_varint(out, dims[1])
+    put_varint(out, dims[2])
+    out += rate
+    put_varint(out, len(params))
+    return bytes(out + params + bytes([coding]) + b"12345678")
+
+
+def _jpeg(channels: int, quality: int, size: tuple[int, int] = (24, 40)) -> bytes:
+    rng = np.random.default_rng(channels)
+    a = rng.integers(0, 256, (*size, 3) if channels == 3 else size, dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=quality, optimize=True, subsampling=2)
+    return buf.getvalue()
 
 
 def test_round_trip():
@@ -86,41 +111,72 @@ def test_malformed_headers():
 
 
 def test_crafted_headers_with_valid_crc():
-    body = pack(_header(), b"")[7:-12]  # between hdr_len and the header CRC
-    ok = _repack_body(b"", body)
-    assert unpack(ok)[0] == _header()
-    i = 1 + 4 + 1 + 3  # offset of channels: after "dnnc" and "dct" with their lengths
-    assert body[i] == 3
-    too_big = body[:i] + struct.pack(">BII", 1, MAX_SAMPLES, 2) + body[i + 9 :]
-    _raises(_repack_body(b"", too_big), "exceeds")
-    zero = body[:i] + struct.pack(">BII", 1, 0, 2) + body[i + 9 :]
-    _raises(_repack_body(b"", zero), "height")
-    _raises(_repack_body(b"", body[:-1]), "corrupt")
-    _raises(_repack_body(b"", body + b"\0"), "corrupt")
-    nested = b"\4dnnc\3dct" + struct.pack(">BIId", 1, 8, 8, 1.0)
-    deep = b"[" * 20000
-    _raises(_repack_body(b"", nested + struct.pack(">H", len(deep)) + deep + bytes(8)), "params")
+    assert unpack(_frame_v4(_body_v4(), b"x")) == (_header(params={}), b"x")
+    _raises(_frame_v4(_body_v4(dims=(1, MAX_SAMPLES, 2))), "exceeds")
+    _raises(_frame_v4(_body_v4(dims=(1, 0, 2))), "height")
+    _raises(_frame_v4(_body_v4(dims=(2, 8, 8))), "channels")
+    _raises(_frame_v4(_body_v4(mode=7)), "unknown mode")
+    _raises(_frame_v4(_body_v4(rate=b"\2")), "bad rate")
+    _raises(_frame_v4(_body_v4(rate=b"\1" + struct.pack(">d", float("inf")))), "finite")
+    _raises(_frame_v4(_body_v4(coding=9)), "payload coding")
+    _raises(_frame_v4(_body_v4(coding=1)), "non-JPEG")
+    _raises(_frame_v4(_body_v4(mode=0, codec=b"jpeg", rate=b"\0\x32", coding=1), b"\1\0"), "compact JPEG")
+    _raises(_frame_v4(_body_v4()[:-1]), "corrupt")
+    _raises(_frame_v4(_body_v4() + b"\0"), "corrupt")
+    _raises(_frame_v4(_body_v4(params=b"[" * 20000)), "params")
+    _raises(_frame_v4(_body_v4(params=b"null")), "params must be a dict")
 
 
-def test_payload_crc_catches_every_flipped_bit():
+def test_every_flipped_bit_is_caught():
     payload = bytes(range(200))
     good = pack(_header(), payload)
-    start = len(good) - len(payload)
-    for i in range(start * 8, len(good) * 8):
+    start = len(good) - len(payload) - 4
+    for i in range(len(good) * 8):
         bad = bytearray(good)
         bad[i // 8] ^= 1 << (i % 8)
-        _raises(bytes(bad), "payload is corrupt")
-    for i in range((start - 4) * 8, start * 8):  # the payload CRC itself
-        bad = bytearray(good)
-        bad[i // 8] ^= 1 << (i % 8)
-        _raises(bytes(bad), "payload is corrupt")
+        if i >= start * 8:
+            _raises(bytes(bad), "corrupt")
+        else:
+            _raises(bytes(bad))
 
 
-def test_version_1_streams_still_decode():
-    body = pack(_header(), b"")[7:-12]
-    assert unpack(_repack_body(b"abc", body, version=1)) == (_header(), b"abc")
-    assert unpack(_repack_body(b"abc", body)) == (_header(), b"abc")
-    _raises(_repack_body(b"abc", body, version=1)[:-1], "truncated")
+def test_earlier_versions_still_decode():
+    h = _header()
+    for version in (1, 2, 3):
+        assert unpack(pack_v3(h, b"abc", version)) == (h, b"abc")
+        _raises(pack_v3(h, b"abc", version)[:-1], "truncated")
+        _raises(pack_v3(h, b"abc", version) + b"\0", "trailing")
+    bad = bytearray(pack_v3(h, b"abc"))
+    bad[-1] ^= 1
+    _raises(bytes(bad), "payload is corrupt")
+    bad[10] ^= 1
+    _raises(bytes(bad), "header is corrupt")
+    body = pack_v3(h, b"")[7:-12]
+    i = 1 + 4 + 1 + 3  # offset of channels: after "dnnc" and "dct" with their lengths
+    assert body[i] == 3
+    _raises(repack_v3(b"", body[:i] + struct.pack(">BII", 1, MAX_SAMPLES, 2) + body[i + 9 :]), "exceeds")
+    _raises(repack_v3(b"", body[:-1]), "corrupt")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_payloads_are_stored_compact(channels):
+    """A SCIC/JPEG stream stores its JPEG without what the quality rebuilds, and gives back the same bytes."""
+    for quality in (1, 5, 37, 70, 95):
+        jpeg = _jpeg(channels, quality)
+        h = Header("scic", "jpeg", channels, 48, 80, float(quality), {}, b"abcdefgh")
+        blob = pack(h, jpeg)
+        assert unpack(blob) == (h, jpeg)
+        assert len(blob) - len(pack(h, b"")) <= len(jpeg) - (110 if channels == 1 else 180)
+    h = Header("scic", "jpeg", 1, 48, 80, 37.0, {}, b"abcdefgh")
+    assert unpack(pack(h, _jpeg(1, 50))) == (h, _jpeg(1, 50))  # another quality's tables: stored whole
+    assert len(pack(h, _jpeg(1, 50))) > len(_jpeg(1, 50))
+    assert unpack(pack(h, b"not a jpeg")) == (h, b"not a jpeg")
+
+
+def test_header_is_small():
+    """The container costs few bytes: they count in every bitrate at the low rates."""
+    h = Header("scic", "jpeg", 3, 512, 768, 5.0, {}, b"abcdefgh")
+    assert len(pack(h, b"")) <= 36  # version 3 took 105
 
 
 def test_model_fingerprint():

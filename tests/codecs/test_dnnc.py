@@ -2,18 +2,16 @@
 
 import dataclasses
 import hashlib
-import struct
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
 import torch
+from conftest import pack_v3
 from skimage import data
 
 from vcnlit.codecs import BitstreamError, Codec, DnncCodec, pack, unpack
-from vcnlit.codecs.container import MAGIC
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import Compressor
 from vcnlit.nets import ResamplingSystem
@@ -227,11 +225,7 @@ def test_version_2_streams_still_decode():
     old = _compressor(DnncCodec(16.0)).compress(x)
     hdr, payload = unpack(old)
     assert hdr.params == {}
-    body = old[7 : 7 + struct.unpack(">H", old[5:7])[0]]
-    v2_params = b'{"block_size":8,"format":"dct","qmatrix":null}'
-    body = body.replace(b"\x00\x02{}", struct.pack(">H", len(v2_params)) + v2_params)
-    head = MAGIC + bytes([2]) + struct.pack(">H", len(body)) + body
-    v2 = head + struct.pack(">III", zlib.crc32(head), len(payload), zlib.crc32(payload)) + payload
+    v2 = pack_v3(dataclasses.replace(hdr, params={"block_size": 8, "format": "dct", "qmatrix": None}), payload, 2)
     assert unpack(v2)[0].params == {"block_size": 8, "format": "dct", "qmatrix": None}
     new = _compressor(DnncCodec(16.0, **NEW))
     assert torch.equal(new.decompress(v2), new.decompress(old))

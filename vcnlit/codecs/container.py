@@ -1,28 +1,28 @@
 """The one bitstream container of every vcnlit mode (SCIC and DNNC).
 
-Layout (integers big-endian)::
+Layout of version 4, the one written (varints are LEB128, other integers big-endian)::
 
     magic      4   b"VCNL"
     version    1   FORMAT_VERSION
-    hdr_len    2   length of the header fields below
-    header         mode (u8 len + ascii), codec (u8 len + ascii), channels u8,
-                   height u32, width u32, rate f64, params (u16 len + compact JSON),
-                   fingerprint 8 bytes
-    crc32      4   CRC32 of everything above (magic .. header)
-    pay_len    4   payload length
-    pay_crc    4   CRC32 of the payload (since version 2)
-    payload        codec bytes
+    hdr_len    varint, length of the header fields below
+    header         mode u8 (0 scic, 1 dnnc), codec (u8 len + ascii), channels u8, height varint,
+                   width varint, rate (u8 0 + varint for a whole number, u8 1 + f64 otherwise),
+                   params (varint len + compact JSON; 0 for none), payload coding u8, fingerprint 8 bytes
+    pay_len    varint
+    payload        codec bytes (payload coding 0), or a JPEG stream without the segments its quality,
+                   size and sampling rebuild (1, :mod:`vcnlit.codecs.jpeg_stream`)
+    crc32      4   CRC32 of everything above
 
-``unpack`` checks all of it (both CRCs, every length, the declared image size against
-``MAX_SAMPLES``) before anything is decoded or allocated, and raises
-:class:`BitstreamError` (one-line message) on any malformed input: a flipped bit anywhere
-is reported, never decoded to a wrong image. Version 1 streams (no payload CRC) still decode.
+``unpack`` checks all of it (lengths, the CRC, the declared image size against ``MAX_SAMPLES``)
+before anything is decoded or allocated, and raises :class:`BitstreamError` (one-line message) on any
+malformed input: a flipped bit anywhere is reported, never decoded to a wrong image. It returns the
+codec's own payload (a compact JPEG stream expanded, byte for byte what the codec wrote).
 
-Version 3 has the layout of version 2; its DNNC params may name the entropy model (``entropy``)
-and the colour coding (``colour``), and hold only the settings that differ from DnncCodec's
-defaults (``format`` is the codec field). Streams of versions 1 and 2 name neither: they are
-per-band histograms over RGB, which is what a header without those keys still means. A vcnlit that reads only versions 1
-and 2 refuses version 3 streams in one line instead of misreading them.
+Versions 1-3 (still read) framed a fixed-width header (u32 sizes, f64 rate, JSON params) and the
+payload, each with a CRC (version 1: the header's only). Version 3's DNNC params may name the entropy
+model (``entropy``) and the colour coding (``colour``) and hold only the settings that differ from
+DnncCodec's defaults; streams of versions 1 and 2 name neither: they are per-band histograms over RGB,
+which is what params without those keys still mean.
 """
 
 from __future__ import annotations
@@ -38,13 +38,16 @@ from typing import Any
 
 import torch
 
-from vcnlit.codecs.byteio import ByteReader
+from vcnlit.codecs.byteio import ByteReader, put_varint
+from vcnlit.codecs.jpeg_stream import compact as compact_jpeg
+from vcnlit.codecs.jpeg_stream import expand as expand_jpeg
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
-FORMAT_VERSION = 3
-#: versions ``unpack`` reads (1: no payload CRC; 3: DNNC params may name the entropy model and colour coding)
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+#: versions ``unpack`` reads (1: no payload CRC; 3: DNNC params may name the entropy model and colour coding;
+#: 4: compact header, compact JPEG payloads)
+READABLE_VERSIONS = (1, 2, 3, 4)
 #: largest channels * height * width a stream (or an input image) may have: about 89 megapixels
 #: in RGB, Pillow's own decompression-bomb limit
 MAX_SAMPLES = 1 << 28
@@ -97,28 +100,44 @@ def _check_header(h: Header, err: type[ValueError]) -> None:
         raise err("fingerprint must be 8 bytes")
 
 
-def pack(header: Header, payload: bytes) -> bytes:
-    """Serialise ``header`` and ``payload`` into one self-checking bitstream."""
-    _check_header(header, ValueError)
-    params = json.dumps(header.params, separators=(",", ":"), sort_keys=True, allow_nan=False)
-    pj = params.encode("utf-8")
-    mode, codec = header.mode.encode("ascii"), header.codec.encode("ascii")
+def _params_json(params: dict[str, Any]) -> bytes:
+    pj = json.dumps(params, separators=(",", ":"), sort_keys=True, allow_nan=False).encode("utf-8") if params else b""
     if len(pj) > 0xFFFF - 64:
         raise ValueError("codec params are too long for a header")
-    body = b"".join(
-        [
-            bytes([len(mode)]) + mode,
-            bytes([len(codec)]) + codec,
-            _DIMS.pack(header.channels, header.height, header.width, float(header.rate)),
-            struct.pack(">H", len(pj)) + pj,
-            bytes(header.fingerprint),
-        ]
-    )
-    if len(payload) >= 1 << 32:
-        raise ValueError("payload is too long (>= 4 GiB)")
-    head = _PRE.pack(MAGIC, FORMAT_VERSION, len(body)) + body
+    return pj
+
+
+def _jpeg_quality(header: Header) -> int | None:
+    """The JPEG quality of a SCIC/JPEG header (the codec rounds its rate the same way), else None."""
+    return round(header.rate) if header.mode == "scic" and header.codec == "jpeg" and 1 <= header.rate <= 100 else None
+
+
+def pack(header: Header, payload: bytes) -> bytes:
+    """Serialise ``header`` and ``payload`` into one self-checking bitstream (version 4)."""
+    _check_header(header, ValueError)
+    pj = _params_json(header.params)
     payload = bytes(payload)
-    return head + _U32.pack(zlib.crc32(head)) + _U32.pack(len(payload)) + _U32.pack(zlib.crc32(payload)) + payload
+    quality = _jpeg_quality(header)
+    small = compact_jpeg(payload, quality) if quality is not None else None
+    coding, payload = (0, payload) if small is None else (1, small)
+    body = bytearray([MODES.index(header.mode), len(header.codec)]) + header.codec.encode("ascii")
+    body.append(header.channels)
+    put_varint(body, header.height)
+    put_varint(body, header.width)
+    rate = float(header.rate)
+    if rate.is_integer() and 0 <= rate < 1 << 53:
+        body.append(0)
+        put_varint(body, int(rate))
+    else:
+        body += b"\1" + struct.pack(">d", rate)
+    put_varint(body, len(pj))
+    body += pj + bytes([coding]) + bytes(header.fingerprint)
+    out = bytearray(MAGIC) + bytes([FORMAT_VERSION])
+    put_varint(out, len(body))
+    out += body
+    put_varint(out, len(payload))
+    out += payload
+    return bytes(out) + _U32.pack(zlib.crc32(out))
 
 
 def _text(r: ByteReader) -> str:
@@ -130,18 +149,77 @@ def _text(r: ByteReader) -> str:
         raise BitstreamError("header is corrupt (non-ascii name)") from None
 
 
+def _params(raw: bytes) -> dict[str, Any]:
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise BitstreamError("header is corrupt (bad params)") from None
+
+
 def unpack(data: bytes) -> tuple[Header, bytes]:
-    """Inverse of :func:`pack`: validate ``data`` and split it into (header, payload)."""
+    """Inverse of :func:`pack`: validate ``data`` and split it into (header, the codec's payload)."""
     data = bytes(data)
-    if len(data) < _PRE.size:
+    if len(data) < 5:
         if data and MAGIC.startswith(data[:4]):
             raise BitstreamError("file is truncated")
         raise BitstreamError("not a vcnlit file")
-    magic, version, hlen = _PRE.unpack_from(data)
-    if magic != MAGIC:
+    if data[:4] != MAGIC:
         raise BitstreamError("not a vcnlit file")
+    version = data[4]
     if version not in READABLE_VERSIONS:
         raise BitstreamError(f"unsupported version {version} (this vcnlit reads {READABLE_VERSIONS})")
+    return _unpack_v4(data) if version >= 4 else _unpack_v3(data, version)
+
+
+def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
+    r = ByteReader(data, "file")
+    r.read(5)
+    hlen = r.varint()
+    if hlen > len(data):
+        raise BitstreamError("file is truncated")
+    body = r.read(hlen)
+    n = r.varint()
+    end = r.pos + n + 4
+    if len(data) < end:
+        raise BitstreamError("file is truncated")
+    if len(data) > end:
+        raise BitstreamError(f"{len(data) - end} bytes of trailing garbage after the payload")
+    if zlib.crc32(data[: end - 4]) != _U32.unpack_from(data, end - 4)[0]:
+        raise BitstreamError("file is corrupt (CRC mismatch)")
+    payload = data[r.pos : end - 4]
+    h = ByteReader(body, "header", "header is corrupt (field overruns the header)")
+    mode = h.read(1)[0]
+    if mode >= len(MODES):
+        raise BitstreamError(f"header is corrupt (unknown mode {mode})")
+    codec = _text(h)
+    channels, height, width = h.read(1)[0], h.varint(), h.varint()
+    kind = h.read(1)[0]
+    if kind not in (0, 1):
+        raise BitstreamError("header is corrupt (bad rate)")
+    rate = float(h.varint()) if kind == 0 else struct.unpack(">d", h.read(8))[0]
+    raw = h.read(h.varint())
+    params = _params(raw) if raw else {}
+    coding = h.read(1)[0]
+    fingerprint = h.read(8)
+    if h.pos != len(body):
+        raise BitstreamError("header is corrupt (unexpected header length)")
+    header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
+    _check_header(header, BitstreamError)
+    if coding == 1:
+        quality = _jpeg_quality(header)
+        if quality is None:
+            raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream)")
+        payload = expand_jpeg(payload, quality)
+    elif coding != 0:
+        raise BitstreamError(f"header is corrupt (unknown payload coding {coding})")
+    return header, payload
+
+
+def _unpack_v3(data: bytes, version: int) -> tuple[Header, bytes]:
+    """Versions 1-3: fixed-width header with its own CRC, payload length and (since 2) payload CRC."""
+    if len(data) < _PRE.size:
+        raise BitstreamError("file is truncated")
+    _, _, hlen = _PRE.unpack_from(data)
     end = _PRE.size + hlen
     framing = 12 if version >= 2 else 8  # header CRC, payload length[, payload CRC]
     if len(data) < end + framing:
@@ -153,10 +231,7 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     mode, codec = _text(r), _text(r)
     channels, height, width, rate = _DIMS.unpack(r.read(_DIMS.size))
     (plen,) = struct.unpack(">H", r.read(2))
-    try:
-        params = json.loads(r.read(plen).decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise BitstreamError("header is corrupt (bad params)") from None
+    params = _params(r.read(plen))
     fingerprint = r.read(8)
     if r.pos != len(r.data):
         raise BitstreamError("header is corrupt (unexpected header length)")

@@ -67,6 +67,10 @@ class StandardCodec(Codec):
             p.update(optimize=self.optimize, subsampling=self.subsampling)
         return p
 
+    def header_params(self, channels: int | None = None) -> dict[str, Any]:
+        """None: a decoder of these formats reads every setting from the stream itself."""
+        return {}
+
     def rate_to_unit(self, rate: float) -> float:
         u = (float(rate) - self.lo) / (self.hi - self.lo)
         return 1.0 - u if self.name == "jpeg2000" else u

@@ -60,8 +60,10 @@ def _read(path: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | None) -> dict[str, Any]:
-    """The zoo entry of a finished run (its model file already copied into the zoo)."""
+def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | None,
+          eval_dir: Path | None = None) -> dict[str, Any]:
+    """The zoo entry of a finished run (its model file already copied into the zoo); its results are the
+    run's own evaluation, or those in ``eval_dir`` (``python -m vcnlit.evaluate model=NAME hydra.run.dir=DIR``)."""
     from vcnlit.checkpoint import load_model
     from vcnlit.codecs.registry import codec_spec
     from vcnlit.compressor import Compressor
@@ -70,8 +72,9 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
     from vcnlit.rundir import read_marker
 
     model = load_model(ZOO_DIR / f"{name}.ckpt")
-    rd = read_json(run_dir / "rd.json")
-    base_file = next(iter(sorted(run_dir.glob("baseline_*.json"))))
+    results_dir = eval_dir or run_dir
+    rd = read_json(results_dir / "rd.json")
+    base_file = next(iter(sorted(results_dir.glob("baseline_*.json"))))
     base = read_json(base_file)
     config = model.meta.get("config") or {}
     data = config.get("data") or {}
@@ -101,18 +104,20 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "evaluated_at_commit": rd["meta"].get("git_commit"),
         "config": config,
         **{k: v for k, v in provenance().items() if k in ("versions",)},
+        **({"train_note": previous["train_note"]} if "train_note" in previous else {}),
     }
 
 
-def add(name: str, runs_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:
-    """Train ``name`` if needed, copy its model into the zoo and record it in ``index.json``."""
+def add(name: str, runs_dir: Path, overrides: Sequence[str], evals_dir: Path | None = None) -> dict[str, Any]:
+    """Train ``name`` if needed, copy its model into the zoo and record it in ``index.json`` (with the
+    results in ``evals_dir/NAME`` when given, else the run's own)."""
     run_dir = runs_dir / name
     seconds = train(name, run_dir, overrides)
     size = (run_dir / "model.ckpt").stat().st_size
     if size > MAX_MODEL_BYTES:
         raise RunDirError(f"{name}: model file of {size / 1e6:.1f} MB is over the zoo's {MAX_MODEL_BYTES / 1e6:.0f} MB")
     write_bytes(ZOO_DIR / f"{name}.ckpt", (run_dir / "model.ckpt").read_bytes())  # atomic, like every write
-    info = entry(name, run_dir, overrides, seconds)
+    info = entry(name, run_dir, overrides, seconds, evals_dir / name if evals_dir else None)
     index = json.loads(INDEX.read_text()) if INDEX.is_file() else {}
     index[name] = info
     write_json(INDEX, dict(sorted(index.items())))
@@ -125,10 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("names", nargs="+", help="experiments to train and add (e.g. scic_lowres_rgb)")
     p.add_argument("--runs-dir", type=Path, default=Path("experiments/runs/zoo"), help="where the runs go")
     p.add_argument("--overrides", nargs="*", default=[], help="Hydra overrides for every run")
+    p.add_argument("--evals-dir", type=Path, default=None,
+                   help="take each model's results from EVALS/NAME (a later `python -m vcnlit.evaluate "
+                        "model=NAME hydra.run.dir=EVALS/NAME`) instead of its run's own evaluation")
     args = p.parse_args(argv)
     with exit_on_user_error():
         for name in args.names:
-            add(name, args.runs_dir.resolve(), args.overrides)
+            add(name, args.runs_dir.resolve(), args.overrides, args.evals_dir.resolve() if args.evals_dir else None)
     return 0
 
 
