@@ -1,6 +1,6 @@
 """Fuzzing the decoder with real streams (SCIC/JPEG and DNNC/dct in both entropy models from a tiny real
 model), truncated,
-bit-flipped, spliced, random, and with corrupt payloads re-framed in a valid container (so the codec
+bit-flipped, spliced, random, and with corrupt payloads (as decoded and as stored) re-framed in a valid container (so the codec
 decoders themselves see the damage, not only the CRCs).
 
 Every case must either decode to an image of the declared size in [0, 1] or raise a one-line
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import resource
 import signal
+import struct
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vcnlit.codecs import BitstreamError, DnncCodec, StandardCodec, pack, unpack
+from vcnlit.codecs.byteio import ByteReader, put_varint
 from vcnlit.compressor import Compressor
 from vcnlit.nets import ResamplingSystem
 from vcnlit.pixels import from_uint8
@@ -30,7 +33,8 @@ from vcnlit.pixels import from_uint8
 CASES = 10_000
 PER_CASE_S = 10  # generous: a case takes milliseconds
 ALLOC_BOUND = 64 << 20  # bytes allocated at once by one case (declared sizes are at most 300x300)
-KINDS = ("truncate", "flip", "splice", "random", "payload_flip", "payload_truncate", "payload_bytes", "header")
+KINDS = ("truncate", "flip", "splice", "random", "payload_flip", "payload_truncate", "payload_bytes", "header",
+         "stored")
 
 
 @contextmanager
@@ -84,6 +88,19 @@ def _mutate(kind: str, data: bytes, draw) -> bytes:
         return data[:i] + draw(st.binary(max_size=64)) + data[draw(st.integers(i, n)):]
     if kind == "random":
         return draw(st.binary(max_size=300))
+    if kind == "stored":  # damage the payload as stored (a compact or recompressed JPEG), framed with a valid CRC
+        r = ByteReader(data, "stream")
+        r.read(5)
+        body = r.read(r.varint())
+        stored = r.read(r.varint())
+        i = draw(st.integers(0, len(stored)))
+        stored = stored[:i] + draw(st.binary(max_size=8)) + stored[draw(st.integers(i, len(stored))):]
+        out = bytearray(data[:5])
+        put_varint(out, len(body))
+        out += body
+        put_varint(out, len(stored))
+        out += stored
+        return bytes(out) + struct.pack(">I", zlib.crc32(out))
     hdr, payload = unpack(data)
     m = len(payload)
     if kind == "payload_flip" and m:

@@ -39,7 +39,7 @@ def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
                    f"eval.baseline_points=[{','.join(map(str, QUALITIES))}]", "eval.jpeg2000_points=[40]",
                    "eval.webp_points=[50]")
     assert r.returncode == 0, r.stderr[-2000:]
-    names = {"jpeg", "jpeg_optimized", "jpeg2000", "webp", "avif", "bicubic_jpeg"}
+    names = {"jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg2000", "webp", "avif", "bicubic_jpeg"}
     assert names <= {p.stem for p in out.glob("*.json")}
     for n in names:
         d = json.loads((out / f"{n}.json").read_text())
@@ -63,6 +63,9 @@ def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
     plain, opt = (json.loads((out / f"{n}.json").read_text())["results"] for n in ("jpeg", "jpeg_optimized"))
     assert opt["psnr"] == plain["psnr"]
     assert all(o < p for o, p in zip(opt["bpp"], plain["bpp"]))
+    # the same JPEG in a .vcn file: the same pixels in fewer bytes (smaller header, recompressed coefficients)
+    vcn = json.loads((out / "jpeg_vcn.json").read_text())["results"]
+    assert vcn["psnr"] == opt["psnr"] and all(v < o for v, o in zip(vcn["bpp"], opt["bpp"]))
     assert (out / "baselines_psnr.png").stat().st_size > 0
     assert "BD against jpeg" in r.stdout
 

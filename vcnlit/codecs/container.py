@@ -9,14 +9,16 @@ Layout of version 4, the one written (varints are LEB128, other integers big-end
                    width varint, rate (u8 0 + varint for a whole number, u8 1 + f64 otherwise),
                    params (varint len + compact JSON; 0 for none), payload coding u8, fingerprint 8 bytes
     pay_len    varint
-    payload        codec bytes (payload coding 0), or a JPEG stream without the segments its quality,
-                   size and sampling rebuild (1, :mod:`vcnlit.codecs.jpeg_stream`)
+    payload        codec bytes (payload coding 0); for a JPEG stream, the stream without the segments its
+                   quality, size and sampling rebuild (1, :mod:`vcnlit.codecs.jpeg_stream`) or its
+                   coefficients context coded (2, :mod:`vcnlit.codecs.jpeg_transcode`), whichever is smaller
     crc32      4   CRC32 of everything above
 
 ``unpack`` checks all of it (lengths, the CRC, the declared image size against ``MAX_SAMPLES``)
 before anything is decoded or allocated, and raises :class:`BitstreamError` (one-line message) on any
 malformed input: a flipped bit anywhere is reported, never decoded to a wrong image. It returns the
-codec's own payload (a compact JPEG stream expanded, byte for byte what the codec wrote).
+codec's own payload: for coding 1 byte for byte what the codec wrote, for coding 2 a baseline JPEG
+with the same coefficients, which decodes to the same pixels (:func:`pack` checks that).
 
 Versions 1-3 (still read) framed a fixed-width header (u32 sizes, f64 rate, JSON params) and the
 payload, each with a CRC (version 1: the header's only). Version 3's DNNC params may name the entropy
@@ -41,6 +43,8 @@ import torch
 from vcnlit.codecs.byteio import ByteReader, put_varint
 from vcnlit.codecs.jpeg_stream import compact as compact_jpeg
 from vcnlit.codecs.jpeg_stream import expand as expand_jpeg
+from vcnlit.codecs.jpeg_transcode import transcode as transcode_jpeg
+from vcnlit.codecs.jpeg_transcode import untranscode as untranscode_jpeg
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
@@ -118,8 +122,11 @@ def pack(header: Header, payload: bytes) -> bytes:
     pj = _params_json(header.params)
     payload = bytes(payload)
     quality = _jpeg_quality(header)
-    small = compact_jpeg(payload, quality) if quality is not None else None
-    coding, payload = (0, payload) if small is None else (1, small)
+    coding = 0
+    if quality is not None:
+        for code, form in ((1, compact_jpeg(payload, quality)), (2, transcode_jpeg(payload, quality))):
+            if form is not None and len(form) < len(payload):
+                coding, payload = code, form
     body = bytearray([MODES.index(header.mode), len(header.codec)]) + header.codec.encode("ascii")
     body.append(header.channels)
     put_varint(body, header.height)
@@ -205,11 +212,12 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
         raise BitstreamError("header is corrupt (unexpected header length)")
     header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
-    if coding == 1:
+    if coding in (1, 2):
         quality = _jpeg_quality(header)
         if quality is None:
             raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream)")
-        payload = expand_jpeg(payload, quality)
+        bound = (header.height + 256, header.width + 256)  # a coded signal is at most the padded image
+        payload = (expand_jpeg if coding == 1 else untranscode_jpeg)(payload, quality, bound)
     elif coding != 0:
         raise BitstreamError(f"header is corrupt (unknown payload coding {coding})")
     return header, payload

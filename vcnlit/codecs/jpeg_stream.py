@@ -26,27 +26,27 @@ from vcnlit.errors import BitstreamError
 LAYOUTS: dict[int, tuple[int, int]] = {1: (1, 0x11), 2: (1, 0x21), 3: (1, 0x22), 4: (3, 0x11), 5: (3, 0x21), 6: (3, 0x22)}
 _JFIF = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 #: natural (row-major) index of each coefficient in zig-zag order
-_ZIGZAG = (0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,
+ZIGZAG = (0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,
            7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31,
            39, 46, 53, 60, 61, 54, 47, 55, 62, 63)
 
 
-def _segment(marker: int, body: bytes) -> bytes:
+def segment(marker: int, body: bytes) -> bytes:
     return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
-def _headers(layout: int, height: int, width: int, quality: int) -> tuple[bytes, bytes]:
+def frame_headers(layout: int, height: int, width: int, quality: int) -> tuple[bytes, bytes]:
     """(SOI .. SOF0, SOS) of a baseline stream: what a compact stream leaves out around its tables."""
     nf, luma = LAYOUTS[layout]
     gray = nf == 1
     dqt = b"".join(
-        _segment(0xDB, bytes([t]) + bytes(int(v) for v in jpeg_quant_table(quality, chroma=t == 1)[list(_ZIGZAG)]))
+        segment(0xDB, bytes([t]) + bytes(int(v) for v in jpeg_quant_table(quality, chroma=t == 1)[list(ZIGZAG)]))
         for t in ((0,) if gray else (0, 1))
     )
     comps = [(1, luma, 0)] + ([] if gray else [(2, 0x11, 1), (3, 0x11, 1)])
-    sof = _segment(0xC0, struct.pack(">BHHB", 8, height, width, len(comps)) + b"".join(bytes(c) for c in comps))
+    sof = segment(0xC0, struct.pack(">BHHB", 8, height, width, len(comps)) + b"".join(bytes(c) for c in comps))
     tables = [(1, 0x00)] + ([] if gray else [(2, 0x11), (3, 0x11)])
-    sos = _segment(0xDA, bytes([len(tables)]) + b"".join(bytes(t) for t in tables) + b"\x00\x3f\x00")
+    sos = segment(0xDA, bytes([len(tables)]) + b"".join(bytes(t) for t in tables) + b"\x00\x3f\x00")
     return b"\xff\xd8" + _JFIF + dqt + sof, sos
 
 
@@ -61,8 +61,8 @@ def _dht_tables(body: bytes) -> list[bytes]:
     return out
 
 
-def compact(stream: bytes, quality: int) -> bytes | None:
-    """The compact form of a baseline JPEG coded at ``quality``, or None when it has another layout."""
+def _parse(stream: bytes) -> tuple[int, int, int, list[bytes], int] | None:
+    """(layout, height, width, Huffman tables, start of the entropy-coded data) of a baseline stream."""
     if stream[:2] != b"\xff\xd8" or stream[-2:] != b"\xff\xd9":
         return None
     i, tables, frame = 2, [], None
@@ -81,23 +81,39 @@ def compact(stream: bytes, quality: int) -> bytes | None:
             return None
     except (BitstreamError, struct.error):
         return None
-    if frame is None or not tables or len(tables) > 255:
+    if frame is None or not tables or len(tables) > 255 or len(frame) < 8:
         return None
     height, width, nf = struct.unpack_from(">HHB", frame, 1)
-    layout = next((k for k, v in LAYOUTS.items() if v == (nf, frame[7])), None) if len(frame) > 7 else None
+    layout = next((k for k, v in LAYOUTS.items() if v == (nf, frame[7])), None)
     if layout is None or not height or not width:
         return None
+    return layout, height, width, tables, i
+
+
+def layout_of(stream: bytes) -> tuple[int, int, int] | None:
+    """(layout code, height, width) of a baseline JPEG of a layout :data:`LAYOUTS` knows, else None."""
+    parsed = _parse(stream)
+    return None if parsed is None else parsed[:3]
+
+
+def compact(stream: bytes, quality: int) -> bytes | None:
+    """The compact form of a baseline JPEG coded at ``quality``, or None when it has another layout."""
+    parsed = _parse(stream)
+    if parsed is None:
+        return None
+    layout, height, width, tables, start = parsed
     out = bytearray([layout])
     put_varint(out, height)
     put_varint(out, width)
     out.append(len(tables))
-    out += b"".join(tables) + stream[i:-2]
+    out += b"".join(tables) + stream[start:-2]
     packed = bytes(out)
     return packed if expand(packed, quality) == stream else None
 
 
-def expand(data: bytes, quality: int) -> bytes:
-    """The baseline JPEG stream of a compact one coded at ``quality`` (BitstreamError if malformed)."""
+def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16)) -> bytes:
+    """The baseline JPEG stream of a compact one coded at ``quality`` (BitstreamError if malformed; a size
+    over ``max_size`` (height, width) is refused before anything is allocated)."""
     if not 1 <= quality <= 100:
         raise BitstreamError(f"JPEG quality {quality} is out of range")
     r = ByteReader(data, "compact JPEG stream")
@@ -105,7 +121,7 @@ def expand(data: bytes, quality: int) -> bytes:
     if layout not in LAYOUTS:
         raise BitstreamError(f"compact JPEG stream has an unknown layout {layout}")
     height, width = r.varint(), r.varint()
-    if not (0 < height < 1 << 16 and 0 < width < 1 << 16):
+    if not (0 < height < min(1 << 16, max_size[0] + 1) and 0 < width < min(1 << 16, max_size[1] + 1)):
         raise BitstreamError(f"compact JPEG stream has a bad size {width}x{height}")
     dht = []
     for _ in range(r.read(1)[0]):
@@ -115,6 +131,6 @@ def expand(data: bytes, quality: int) -> bytes:
         if sum(counts) > 256:
             raise BitstreamError("compact JPEG stream has a bad Huffman table")
         r.read(sum(counts))
-        dht.append(_segment(0xC4, data[start : r.pos]))
-    head, sos = _headers(layout, height, width, quality)
+        dht.append(segment(0xC4, data[start : r.pos]))
+    head, sos = frame_headers(layout, height, width, quality)
     return head + b"".join(dht) + sos + data[r.pos :] + b"\xff\xd9"

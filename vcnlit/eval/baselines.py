@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vcnlit.codecs import Codec
+from vcnlit.codecs import Codec, Header, pack
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import Compressor
 from vcnlit.eval.rd import CodeFn, codec_code_fn, model_code_fn, rd_curve
@@ -55,19 +55,35 @@ class Baseline(ABC):
 
 
 class CodecBaseline(Baseline):
-    """A standard codec (Pillow) applied to the image itself."""
+    """A standard codec (Pillow) applied to the image itself.
+
+    ``container=True`` counts the bytes of a ``.vcn`` file holding the codec's stream instead of the
+    stream alone (for JPEG: recompressed, :mod:`vcnlit.codecs.jpeg_transcode`): what vcnlit's bitstream
+    gives the plain codec, without any network.
+    """
 
     def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], description: str = "",
-                 table_points: Sequence[float] | None = None) -> None:
+                 table_points: Sequence[float] | None = None, container: bool = False) -> None:
         self.codec = build_codec(dict(codec), rate=float(points[0]))
+        self.container = bool(container)
         super().__init__(name, points, description or f"plain {self.codec.name} (Pillow) {codec_spec(self.codec)}",
                          table_points)
 
     def code_fn(self) -> CodeFn:
-        return codec_code_fn(self.codec)
+        if not self.container:
+            return codec_code_fn(self.codec)
+
+        def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
+            c, h, w = x.shape[-3:]
+            for rate in rates:
+                res = self.codec.round_trip(x, rate)
+                header = Header(self.codec.mode, self.codec.name, c, h, w, float(rate), {}, bytes(8))
+                yield res.decoded, len(pack(header, res.payloads[0]))
+
+        return code
 
     def settings(self) -> dict[str, Any]:
-        return {"codec": codec_spec(self.codec)}
+        return {"codec": codec_spec(self.codec), **({"container": True} if self.container else {})}
 
 
 class ResampledCodecBaseline(CodecBaseline):
@@ -80,7 +96,7 @@ class ResampledCodecBaseline(CodecBaseline):
         self.scale = int(scale)
 
     def code_fn(self) -> CodeFn:
-        inner = codec_code_fn(self.codec)
+        inner = super().code_fn()
 
         def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
             h, w = x.shape[-2:]
