@@ -102,27 +102,40 @@ def compact(stream: bytes, quality: int) -> bytes | None:
     if parsed is None:
         return None
     layout, height, width, tables, start = parsed
-    out = bytearray([layout])
-    put_varint(out, height)
-    put_varint(out, width)
+    out = write_frame(layout, height, width)
     out.append(len(tables))
     out += b"".join(tables) + stream[start:-2]
     packed = bytes(out)
     return packed if expand(packed, quality) == stream else None
 
 
+def write_frame(layout: int, height: int, width: int) -> bytearray:
+    """The start of a compact or recompressed stream: layout code, height and width."""
+    out = bytearray([layout])
+    put_varint(out, height)
+    put_varint(out, width)
+    return out
+
+
+def read_frame(r: ByteReader, quality: int, max_size: tuple[int, int]) -> tuple[int, int, int]:
+    """(layout, height, width) read by :func:`write_frame`'s inverse; BitstreamError for a bad quality,
+    an unknown layout, or a size over ``max_size`` (height, width), before anything is allocated."""
+    if not 1 <= quality <= 100:
+        raise BitstreamError(f"JPEG quality {quality} is out of range")
+    layout = r.read(1)[0]
+    if layout not in LAYOUTS:
+        raise BitstreamError(f"{r.what} has an unknown layout {layout}")
+    height, width = r.varint(), r.varint()
+    if not (0 < height < min(1 << 16, max_size[0] + 1) and 0 < width < min(1 << 16, max_size[1] + 1)):
+        raise BitstreamError(f"{r.what} has a bad size {width}x{height}")
+    return layout, height, width
+
+
 def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16)) -> bytes:
     """The baseline JPEG stream of a compact one coded at ``quality`` (BitstreamError if malformed; a size
     over ``max_size`` (height, width) is refused before anything is allocated)."""
-    if not 1 <= quality <= 100:
-        raise BitstreamError(f"JPEG quality {quality} is out of range")
     r = ByteReader(data, "compact JPEG stream")
-    layout = r.read(1)[0]
-    if layout not in LAYOUTS:
-        raise BitstreamError(f"compact JPEG stream has an unknown layout {layout}")
-    height, width = r.varint(), r.varint()
-    if not (0 < height < min(1 << 16, max_size[0] + 1) and 0 < width < min(1 << 16, max_size[1] + 1)):
-        raise BitstreamError(f"compact JPEG stream has a bad size {width}x{height}")
+    layout, height, width = read_frame(r, quality, max_size)
     dht = []
     for _ in range(r.read(1)[0]):
         start = r.pos

@@ -23,9 +23,17 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from vcnlit.codecs.byteio import BitWriter, ByteReader, bit_length, put_varint
+from vcnlit.codecs.byteio import BitWriter, ByteReader, bit_length
 from vcnlit.codecs.entropy import decode_planes, encode_planes
-from vcnlit.codecs.jpeg_stream import LAYOUTS, ZIGZAG, frame_headers, layout_of, segment
+from vcnlit.codecs.jpeg_stream import (
+    LAYOUTS,
+    ZIGZAG,
+    frame_headers,
+    layout_of,
+    read_frame,
+    segment,
+    write_frame,
+)
 from vcnlit.errors import BitstreamError
 
 #: largest |coefficient| a baseline stream holds (DC values themselves, so that DC differences fit too)
@@ -223,24 +231,14 @@ def transcode(stream: bytes, quality: int) -> bytes | None:
         return None
     if not same:
         return None
-    out = bytearray([layout])
-    put_varint(out, height)
-    put_varint(out, width)
-    return bytes(out) + encode_planes(planes, [0] + [1] * (len(planes) - 1))
+    return bytes(write_frame(layout, height, width)) + encode_planes(planes, [0] + [1] * (len(planes) - 1))
 
 
 def untranscode(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16)) -> bytes:
     """The baseline JPEG of a recompressed stream (BitstreamError if malformed; a size over ``max_size``
     (height, width) is refused before anything is allocated)."""
-    if not 1 <= quality <= 100:
-        raise BitstreamError(f"JPEG quality {quality} is out of range")
     r = ByteReader(data, "recompressed JPEG stream")
-    layout = r.read(1)[0]
-    if layout not in LAYOUTS:
-        raise BitstreamError(f"recompressed JPEG stream has an unknown layout {layout}")
-    height, width = r.varint(), r.varint()
-    if not (0 < height < min(1 << 16, max_size[0] + 1) and 0 < width < min(1 << 16, max_size[1] + 1)):
-        raise BitstreamError(f"recompressed JPEG stream has a bad size {width}x{height}")
+    layout, height, width = read_frame(r, quality, max_size)
     shapes = plane_shapes(layout, height, width)
     planes = decode_planes(data[r.pos :], [(rows, cols, 64) for rows, cols in shapes], [0] + [1] * (len(shapes) - 1))
     return rebuild(layout, height, width, quality, planes)
