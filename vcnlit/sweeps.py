@@ -25,7 +25,8 @@ from vcnlit.errors import SweepError, check_choice, exit_on_user_error
 log = logging.getLogger(__name__)
 
 #: values of ``optimized_metric`` and their direction. All compare the model with the plain codec of
-#: the same settings (JPEG for DNNC) on the val images, both with real bitstreams:
+#: the same settings (JPEG for DNNC) on the val images, both in ``.vcn`` files (the same container and
+#: JPEG recompression: what the networks add; small val images have no plain-JPEG point that low):
 #: ``val/d_psnr``: PSNR gain (dB) at equal bpp, the baseline interpolated at each of the model's
 #: rate points, averaged (defined with a single rate point too); ``val/bd_rate``: BD-rate (%);
 #: ``val/bd_psnr``: BD-PSNR (dB). The two BD numbers need two or more rate points.
@@ -88,7 +89,7 @@ def objective(name: str, system: Any, codec: Any, images: Sequence[tuple[str, Te
 
     check_objective(cfg)
     model = model_results(system, codec, images, cfg.eval.rate_points, "model", progress=False)["results"]
-    base = CodecBaseline("baseline", baseline_codec_spec(codec), cfg.eval.baseline_points).evaluate(
+    base = CodecBaseline("baseline", baseline_codec_spec(codec), cfg.eval.baseline_points, container=True).evaluate(
         images, progress=False)["results"]
     if name == "val/d_psnr":
         gains = [row["d_psnr"] for row in matched(model, base, codec.rate_key) if math.isfinite(row["d_psnr"])]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -33,25 +34,39 @@ from vcnlit.errors import BitstreamError
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what is written to stdout (by Python and by child processes such as ninja) to stderr."""
+def _quiet_build() -> Iterator[None]:
+    """Hold back what the torchac build writes (Python and child processes such as ninja, on stdout
+    and stderr): it reaches stderr only when the build fails."""
     sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as log:
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved[1], 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def load_torchac():
     """The torchac module, imported lazily (its first import compiles a C++ extension; the build's
-    messages, which torchac prints, go to stderr so that stdout holds only what vcnlit prints)."""
+    messages, which torchac prints, are shown only when the build fails: stdout and stderr hold only
+    what vcnlit prints)."""
     if "torchac.torchac" not in sys.modules:
-        with _stdout_to_stderr():
+        with _quiet_build():
             import torchac.torchac
     import torchac
     from torchac import torchac as impl
