@@ -222,7 +222,7 @@ def transcode(stream: bytes, quality: int) -> bytes | None:
     except Exception:
         return None
     shapes = plane_shapes(layout, height, width)
-    if len(planes) != len(shapes) or any(p.shape[:2] < s for p, s in zip(planes, shapes)):
+    if len(planes) != len(shapes) or any(p.shape[0] < r or p.shape[1] < c for p, (r, c) in zip(planes, shapes)):
         return None
     planes = [p[:r, :c] for p, (r, c) in zip(planes, shapes)]
     try:
