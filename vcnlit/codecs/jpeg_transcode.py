@@ -90,7 +90,7 @@ def _magnitude(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scan_order(planes: list[np.ndarray], layout: int) -> tuple[np.ndarray, np.ndarray]:
-    """Blocks (N, 64, natural order) in the order of a baseline scan and each one's table (0 luma, 1 chroma).
+    """Blocks (N, 64, natural order) in the order of a baseline scan and each one's component (0 Y, 1 Cb, 2 Cr).
 
     Gray: one component, blocks in raster order. Colour: interleaved MCUs of ``h x v`` luma blocks, one Cb
     and one Cr, over whole MCUs; blocks past the image edge repeat the DC of their row's last block."""
@@ -110,12 +110,14 @@ def _scan_order(planes: list[np.ndarray], layout: int) -> tuple[np.ndarray, np.n
     y = pad(planes[0], my * v, mx * h).reshape(my, v, mx, h, 64).transpose(0, 2, 1, 3, 4).reshape(my, mx, v * h, 64)
     cb, cr = (pad(p, my, mx)[:, :, None] for p in planes[1:])
     blocks = np.concatenate([y, cb, cr], axis=2)
-    kinds = np.array([0] * (v * h) + [1, 1])
-    return blocks.reshape(-1, 64), np.broadcast_to(kinds, (my * mx, len(kinds))).reshape(-1)
+    components = np.array([0] * (v * h) + [1, 2])
+    return blocks.reshape(-1, 64), np.tile(components, my * mx)
 
 
-def _entropy_coded(blocks: np.ndarray, kinds: np.ndarray, tables: list[bytes], components: np.ndarray) -> bytes:
-    """The entropy-coded segment of a baseline scan of ``blocks`` (N, 64, natural order)."""
+def _entropy_coded(blocks: np.ndarray, components: np.ndarray, tables: list[bytes]) -> bytes:
+    """The entropy-coded segment of a baseline scan of ``blocks`` (N, 64, natural order), each of a
+    component (0 luma, coded with tables DC0/AC0; 1 and 2 chroma, DC1/AC1)."""
+    kinds = (components > 0).astype(np.int64)
     zz = blocks[:, list(ZIGZAG)].astype(np.int64)
     n = len(zz)
     dc = zz[:, 0].copy()
@@ -178,17 +180,12 @@ def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.
     for p in planes:
         if np.abs(p[..., 1:]).max(initial=0) > MAX_AC or np.abs(p[..., 0]).max(initial=0) > MAX_DC:
             raise BitstreamError("coefficient out of the range of a baseline JPEG")
-    blocks, kinds = _scan_order(planes, layout)
-    if nf == 1:
-        components = np.zeros(len(blocks), np.int64)
-    else:
-        h, v = LAYOUTS[layout][1] >> 4, LAYOUTS[layout][1] & 15
-        components = np.tile(np.array([0] * (h * v) + [1, 2]), len(blocks) // (h * v + 2))
+    blocks, components = _scan_order(planes, layout)
     tables = standard_tables()
     used = tables[:2] if nf == 1 else tables
     head, sos = frame_headers(layout, height, width, quality)
     dht = b"".join(segment(0xC4, t) for t in used)
-    return head + dht + sos + _entropy_coded(blocks, kinds, tables, components) + b"\xff\xd9"
+    return head + dht + sos + _entropy_coded(blocks, components, tables) + b"\xff\xd9"
 
 
 def _read_coefficients(stream: bytes) -> list[np.ndarray]:
