@@ -45,6 +45,7 @@ from vcnlit.codecs.jpeg_stream import compact as compact_jpeg
 from vcnlit.codecs.jpeg_stream import expand as expand_jpeg
 from vcnlit.codecs.jpeg_transcode import transcode as transcode_jpeg
 from vcnlit.codecs.jpeg_transcode import untranscode as untranscode_jpeg
+from vcnlit.codecs.rate_proxy import JPEG_TABLES
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
@@ -111,9 +112,15 @@ def _params_json(params: dict[str, Any]) -> bytes:
     return pj
 
 
-def _jpeg_quality(header: Header) -> int | None:
-    """The JPEG quality of a SCIC/JPEG header (the codec rounds its rate the same way), else None."""
-    return round(header.rate) if header.mode == "scic" and header.codec == "jpeg" and 1 <= header.rate <= 100 else None
+def _jpeg_tables(header: Header) -> tuple[int, str] | None:
+    """(quality, table set) of a SCIC/JPEG header (the codec rounds its rate the same way), else None
+    (also for a table set this version does not know: such a payload is stored whole)."""
+    tables = header.params.get("tables", "standard")
+    if header.mode != "scic" or header.codec != "jpeg" or not 1 <= header.rate <= 100:
+        return None
+    if not isinstance(tables, str) or tables not in JPEG_TABLES:
+        return None
+    return round(header.rate), tables
 
 
 def pack(header: Header, payload: bytes) -> bytes:
@@ -121,10 +128,11 @@ def pack(header: Header, payload: bytes) -> bytes:
     _check_header(header, ValueError)
     pj = _params_json(header.params)
     payload = bytes(payload)
-    quality = _jpeg_quality(header)
+    jpeg = _jpeg_tables(header)
     coding = 0
-    if quality is not None:
-        for code, form in ((1, compact_jpeg(payload, quality)), (2, transcode_jpeg(payload, quality))):
+    if jpeg is not None:
+        quality, tables = jpeg
+        for code, form in ((1, compact_jpeg(payload, quality, tables)), (2, transcode_jpeg(payload, quality, tables))):
             if form is not None and len(form) < len(payload):
                 coding, payload = code, form
     body = bytearray([MODES.index(header.mode), len(header.codec)]) + header.codec.encode("ascii")
@@ -213,11 +221,11 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
     header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
     if coding in (1, 2):
-        quality = _jpeg_quality(header)
-        if quality is None:
+        jpeg = _jpeg_tables(header)
+        if jpeg is None:
             raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream)")
         bound = (header.height + 256, header.width + 256)  # a coded signal is at most the padded image
-        payload = (expand_jpeg if coding == 1 else untranscode_jpeg)(payload, quality, bound)
+        payload = (expand_jpeg if coding == 1 else untranscode_jpeg)(payload, jpeg[0], bound, jpeg[1])
     elif coding != 0:
         raise BitstreamError(f"header is corrupt (unknown payload coding {coding})")
     return header, payload

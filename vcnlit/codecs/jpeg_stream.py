@@ -35,12 +35,13 @@ def segment(marker: int, body: bytes) -> bytes:
     return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
-def frame_headers(layout: int, height: int, width: int, quality: int) -> tuple[bytes, bytes]:
-    """(SOI .. SOF0, SOS) of a baseline stream: what a compact stream leaves out around its tables."""
+def frame_headers(layout: int, height: int, width: int, quality: int, qtables: str = "standard") -> tuple[bytes, bytes]:
+    """(SOI .. SOF0, SOS) of a baseline stream: what a compact stream leaves out around its tables
+    (``qtables``: the quantisation table set, :data:`~vcnlit.codecs.rate_proxy.JPEG_TABLES`)."""
     nf, luma = LAYOUTS[layout]
     gray = nf == 1
     dqt = b"".join(
-        segment(0xDB, bytes([t]) + bytes(int(v) for v in jpeg_quant_table(quality, chroma=t == 1)[list(ZIGZAG)]))
+        segment(0xDB, bytes([t]) + bytes(int(v) for v in jpeg_quant_table(quality, t == 1, qtables)[list(ZIGZAG)]))
         for t in ((0,) if gray else (0, 1))
     )
     comps = [(1, luma, 0)] + ([] if gray else [(2, 0x11, 1), (3, 0x11, 1)])
@@ -96,17 +97,18 @@ def layout_of(stream: bytes) -> tuple[int, int, int] | None:
     return None if parsed is None else parsed[:3]
 
 
-def compact(stream: bytes, quality: int) -> bytes | None:
-    """The compact form of a baseline JPEG coded at ``quality``, or None when it has another layout."""
+def compact(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
+    """The compact form of a baseline JPEG coded at ``quality`` with the quantisation table set ``qtables``, or None when
+    it has another layout."""
     parsed = _parse(stream)
     if parsed is None:
         return None
-    layout, height, width, tables, start = parsed
+    layout, height, width, huffman, start = parsed
     out = write_frame(layout, height, width)
-    out.append(len(tables))
-    out += b"".join(tables) + stream[start:-2]
+    out.append(len(huffman))
+    out += b"".join(huffman) + stream[start:-2]
     packed = bytes(out)
-    return packed if expand(packed, quality) == stream else None
+    return packed if expand(packed, quality, qtables=qtables) == stream else None
 
 
 def write_frame(layout: int, height: int, width: int) -> bytearray:
@@ -131,9 +133,10 @@ def read_frame(r: ByteReader, quality: int, max_size: tuple[int, int]) -> tuple[
     return layout, height, width
 
 
-def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16)) -> bytes:
-    """The baseline JPEG stream of a compact one coded at ``quality`` (BitstreamError if malformed; a size
-    over ``max_size`` (height, width) is refused before anything is allocated)."""
+def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16), qtables: str = "standard") -> bytes:
+    """The baseline JPEG stream of a compact one coded at ``quality`` with the quantisation table set ``qtables``
+    (BitstreamError if malformed; a size over ``max_size`` (height, width) is refused before anything is
+    allocated)."""
     r = ByteReader(data, "compact JPEG stream")
     layout, height, width = read_frame(r, quality, max_size)
     dht = []
@@ -145,5 +148,5 @@ def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 <<
             raise BitstreamError("compact JPEG stream has a bad Huffman table")
         r.read(sum(counts))
         dht.append(segment(0xC4, data[start : r.pos]))
-    head, sos = frame_headers(layout, height, width, quality)
+    head, sos = frame_headers(layout, height, width, quality, qtables)
     return head + b"".join(dht) + sos + data[r.pos :] + b"\xff\xd9"

@@ -174,7 +174,7 @@ def _entropy_coded(blocks: np.ndarray, components: np.ndarray, tables: list[byte
     return w.getvalue().replace(b"\xff", b"\xff\x00")
 
 
-def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.ndarray]) -> bytes:
+def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.ndarray], qtables: str = "standard") -> bytes:
     """A baseline JPEG (standard Huffman tables) of coefficient planes ``(rows, cols, 64)``, natural order."""
     nf = LAYOUTS[layout][0]
     for p in planes:
@@ -183,7 +183,7 @@ def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.
     blocks, components = _scan_order(planes, layout)
     tables = standard_tables()
     used = tables[:2] if nf == 1 else tables
-    head, sos = frame_headers(layout, height, width, quality)
+    head, sos = frame_headers(layout, height, width, quality, qtables)
     dht = b"".join(segment(0xC4, t) for t in used)
     return head + dht + sos + _entropy_coded(blocks, components, tables) + b"\xff\xd9"
 
@@ -207,9 +207,10 @@ def _pixels(stream: bytes) -> np.ndarray:
         return np.asarray(im)
 
 
-def transcode(stream: bytes, quality: int) -> bytes | None:
-    """The recompressed form of a baseline JPEG written by libjpeg at ``quality``; None when the stream has
-    another layout or its rebuilt form would not decode to the same pixels."""
+def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
+    """The recompressed form of a baseline JPEG written by libjpeg at ``quality`` with the table set
+    ``tables``; None when the stream has another layout or its rebuilt form would not decode to the same
+    pixels."""
     found = layout_of(stream)
     if found is None:
         return None
@@ -223,7 +224,7 @@ def transcode(stream: bytes, quality: int) -> bytes | None:
         return None
     planes = [p[:r, :c] for p, (r, c) in zip(planes, shapes)]
     try:
-        same = np.array_equal(_pixels(rebuild(layout, height, width, quality, planes)), _pixels(stream))
+        same = np.array_equal(_pixels(rebuild(layout, height, width, quality, planes, qtables)), _pixels(stream))
     except (BitstreamError, OSError, ValueError):
         return None
     if not same:
@@ -231,11 +232,11 @@ def transcode(stream: bytes, quality: int) -> bytes | None:
     return bytes(write_frame(layout, height, width)) + encode_planes(planes, [0] + [1] * (len(planes) - 1))
 
 
-def untranscode(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16)) -> bytes:
+def untranscode(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16), qtables: str = "standard") -> bytes:
     """The baseline JPEG of a recompressed stream (BitstreamError if malformed; a size over ``max_size``
     (height, width) is refused before anything is allocated)."""
     r = ByteReader(data, "recompressed JPEG stream")
     layout, height, width = read_frame(r, quality, max_size)
     shapes = plane_shapes(layout, height, width)
     planes = decode_planes(data[r.pos :], [(rows, cols, 64) for rows, cols in shapes], [0] + [1] * (len(shapes) - 1))
-    return rebuild(layout, height, width, quality, planes)
+    return rebuild(layout, height, width, quality, planes, qtables)

@@ -10,7 +10,7 @@ from PIL import Image, features
 from torch import Tensor
 
 from vcnlit.codecs.base import Codec
-from vcnlit.codecs.rate_proxy import jpeg_quant_table
+from vcnlit.codecs.rate_proxy import JPEG_TABLES, jpeg_quant_table
 from vcnlit.errors import ConfigError, check_choice
 from vcnlit.pixels import from_uint8, to_uint8
 
@@ -34,6 +34,9 @@ class StandardCodec(Codec):
         quality: the default rate.
         optimize: JPEG only: Huffman-optimised tables (the same standard stream, fewer bytes).
         subsampling: JPEG only, RGB: 2 = 4:2:0 chroma, 0 = 4:4:4.
+        tables: JPEG only: quantisation tables, ``standard`` (the standard's, scaled by libjpeg's quality
+            rule) or ``psnr`` (:data:`~vcnlit.codecs.rate_proxy.PSNR_TABLE`, the same scaling); either way
+            the stream is baseline JPEG that any viewer opens.
         threads: images of a batch coded in parallel.
     """
 
@@ -46,10 +49,14 @@ class StandardCodec(Codec):
         quality: float = 20,
         optimize: bool = True,
         subsampling: int = 2,
+        tables: str = "standard",
         threads: int = 1,
     ) -> None:
         fmt = format.lower()
         check_choice("codec.format", fmt, sorted(_FORMATS))
+        check_choice("codec.tables", tables, sorted(JPEG_TABLES))
+        if tables != "standard" and fmt != "jpeg":
+            raise ConfigError(f"codec.tables={tables} is a JPEG setting; {fmt} has no quantisation tables")
         pil_name = _FORMATS[fmt][0]
         feature = {"jpeg2000": "jpg_2000", "webp": "webp", "avif": "avif"}.get(fmt)
         if feature and not features.check(feature):
@@ -59,17 +66,21 @@ class StandardCodec(Codec):
         self.format = pil_name
         self.optimize = bool(optimize)
         self.subsampling = int(subsampling)
+        self.tables = tables
         self.lo, self.hi = _FORMATS[fmt][1:]
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"format": self.name}
         if self.name == "jpeg":
             p.update(optimize=self.optimize, subsampling=self.subsampling)
+            if self.tables != "standard":
+                p["tables"] = self.tables
         return p
 
     def header_params(self, channels: int | None = None) -> dict[str, Any]:
-        """None: a decoder of these formats reads every setting from the stream itself."""
-        return {}
+        """A decoder of these formats reads every setting from the stream itself; the table set is kept
+        only so that a compact JPEG payload can be rebuilt (and only when it is not the standard's)."""
+        return {"tables": self.tables} if self.tables != "standard" else {}
 
     def rate_to_unit(self, rate: float) -> float:
         u = (float(rate) - self.lo) / (self.hi - self.lo)
@@ -78,14 +89,17 @@ class StandardCodec(Codec):
     def quantiser_steps(self, rate: float) -> Tensor:
         if self.name != "jpeg":
             return super().quantiser_steps(rate)
-        return jpeg_quant_table(rate)
+        return jpeg_quant_table(rate, tables=self.tables)
 
     def _save_kwargs(self, rate: float) -> dict[str, Any]:
         q = float(rate)
         if not self.lo <= q <= self.hi:
             raise ConfigError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
         if self.name == "jpeg":
-            return {"quality": round(q), "optimize": self.optimize, "subsampling": self.subsampling}
+            kw: dict[str, Any] = {"quality": round(q), "optimize": self.optimize, "subsampling": self.subsampling}
+            if self.tables != "standard":  # base tables in natural order; libjpeg scales them by the quality
+                kw["qtables"] = [[v for row in t for v in row] for t in JPEG_TABLES[self.tables]]
+            return kw
         if self.name == "jpeg2000":
             return {"quality_mode": "rates", "quality_layers": [q], "irreversible": True}
         if self.name == "webp":

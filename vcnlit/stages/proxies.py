@@ -131,9 +131,9 @@ class DiffJpegProxy(DecodedProxy):
         from kornia.color import rgb_to_grayscale
         from kornia.enhance import jpeg_codec_differentiable
 
-        b = y.shape[0]
-        luma = torch.stack([jpeg_quant_table(r) for r in rates]).reshape(b, 8, 8).to(y)
-        chroma = torch.stack([jpeg_quant_table(r, chroma=True) for r in rates]).reshape(b, 8, 8).to(y)
+        b, tables = y.shape[0], getattr(self.codec, "tables", "standard")
+        luma = torch.stack([jpeg_quant_table(r, False, tables) for r in rates]).reshape(b, 8, 8).to(y)
+        chroma = torch.stack([jpeg_quant_table(r, True, tables) for r in rates]).reshape(b, 8, 8).to(y)
         quality = torch.full((b,), self.TABLE_QUALITY, dtype=y.dtype, device=y.device)
         gray = y.shape[1] == 1
         out = jpeg_codec_differentiable(y.expand(-1, 3, -1, -1) if gray else y, quality, luma, chroma)
