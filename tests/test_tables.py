@@ -62,7 +62,7 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
     assert [p.name for p in full.iterdir()] == ["jpeg.json"] and (full / "jpeg.json").read_text() == "full results\n"
     out = full.parent / tables.results_name(full.name, args[2:])
     assert out != full and out.name.startswith(full.name + "_")
-    names = {"scic_lowres", "scic_lowres_idn_only", "jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg2000", "webp", "avif",
+    names = {"scic_lowres", "scic_lowres_idn_only", "jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg_psnr_vcn", "jpeg2000", "webp", "avif",
              "bicubic_jpeg"}
     assert names == {p.stem for p in out.glob("*.json")}
     ours = json.loads((out / "scic_lowres.json").read_text())

@@ -8,10 +8,18 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from conftest import pack_v3, repack_v3
+from conftest import natural_crop, pack_v3, repack_v3
 from PIL import Image
 
-from vcnlit.codecs import BitstreamError, DnncCodec, Header, model_fingerprint, pack, unpack
+from vcnlit.codecs import (
+    BitstreamError,
+    DnncCodec,
+    Header,
+    StandardCodec,
+    model_fingerprint,
+    pack,
+    unpack,
+)
 from vcnlit.codecs.byteio import put_varint
 from vcnlit.codecs.container import FORMAT_VERSION, MAGIC, MAX_SAMPLES
 
@@ -178,6 +186,27 @@ def test_jpeg_payloads_are_stored_small(channels):
     other = _jpeg(1, 50)  # another quality's tables: stored whole
     assert unpack(pack(h, other)) == (h, other) and len(pack(h, other)) > len(other)
     assert unpack(pack(h, b"not a jpeg")) == (h, b"not a jpeg")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_with_psnr_tables_is_stored_small(channels):
+    """The header's table set rebuilds the quantisation tables of a compact or recompressed payload."""
+    codec = StandardCodec("jpeg", tables="psnr")
+    img = torch.from_numpy(natural_crop("coffee", (40, 56), rgb=channels == 3)).float() / 255.0
+    img = img.permute(2, 0, 1) if channels == 3 else img[None]
+    for quality in (1, 5, 37, 70, 95):
+        jpeg = codec.encode(img, quality)
+        h = Header("scic", "jpeg", channels, 80, 112, float(quality), codec.header_params(channels), b"abcdefgh")
+        h2, back = unpack(blob := pack(h, jpeg))
+        assert h2 == h and h2.params == {"tables": "psnr"} and np.array_equal(_pixels(back), _pixels(jpeg))
+        assert len(blob) < len(jpeg)
+        standard = dataclasses.replace(h, params={})  # the same stream under the standard's tables: stored whole
+        assert quality == 1 or unpack(pack(standard, jpeg)) == (standard, jpeg)  # (at 1 both sets are all 255)
+    unknown = dataclasses.replace(h, params={"tables": "future"})  # a set this version does not know: stored whole
+    assert unpack(pack(unknown, jpeg)) == (unknown, jpeg)
+    # a compact payload under a set this version does not know cannot be rebuilt
+    for bad in (b'{"tables":"future"}', b'{"tables":[1]}'):
+        _raises(_frame_v4(_body_v4(0, b"jpeg", (channels, 80, 112), b"\0\x5f", bad, coding=2), b"\1\0"), "non-JPEG")
 
 
 def test_header_is_small():

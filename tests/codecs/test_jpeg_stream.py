@@ -4,8 +4,10 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from vcnlit.codecs import StandardCodec
 from vcnlit.codecs.jpeg_stream import compact, expand
 from vcnlit.errors import BitstreamError
 
@@ -28,6 +30,18 @@ def test_round_trip_is_exact(channels):
                     small = compact(stream, quality)
                     assert small is not None and expand(small, quality) == stream
                     assert len(stream) - len(small) >= 110
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_round_trip_with_psnr_tables(channels):
+    rng = np.random.default_rng(1)
+    img = torch.from_numpy(rng.random((channels, 24, 40), dtype=np.float32))
+    for quality in (1, 5, 20, 70, 95):
+        for subsampling in (0, 2):
+            stream = StandardCodec("jpeg", tables="psnr", subsampling=subsampling).encode(img, quality)
+            small = compact(stream, quality, "psnr")
+            assert small is not None and expand(small, quality, qtables="psnr") == stream
+            assert quality == 1 or compact(stream, quality) is None  # not the standard's tables (at 1 both are all 255)
 
 
 def test_other_streams_are_not_compacted():

@@ -4,9 +4,11 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from conftest import natural_crop
 from PIL import Image
 
+from vcnlit.codecs import StandardCodec
 from vcnlit.codecs.jpeg_stream import compact
 from vcnlit.codecs.jpeg_transcode import plane_shapes, rebuild, transcode, untranscode
 from vcnlit.errors import BitstreamError
@@ -36,6 +38,17 @@ def test_same_pixels_fewer_bytes(rgb):
                 assert np.array_equal(_pixels(untranscode(small, quality)), _pixels(stream))
     stream = _jpeg(photo, 20)
     assert len(transcode(stream, 20)) < 0.9 * len(compact(stream, 20))  # the photo: >10 % fewer bytes
+
+
+@pytest.mark.parametrize("rgb", [False, True])
+def test_psnr_tables_same_pixels(rgb):
+    photo = torch.from_numpy(natural_crop("astronaut", (40, 56), rgb=rgb)).float() / 255.0
+    photo = photo.permute(2, 0, 1) if rgb else photo[None]
+    for quality in (1, 20, 95):
+        stream = StandardCodec("jpeg", tables="psnr").encode(photo, quality)
+        small = transcode(stream, quality, "psnr")
+        assert small is not None and (quality == 1 or transcode(stream, quality) is None)  # 1: both all 255
+        assert np.array_equal(_pixels(untranscode(small, quality, qtables="psnr")), _pixels(stream))
 
 
 def test_rebuilt_stream_is_a_standard_jpeg():

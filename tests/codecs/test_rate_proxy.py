@@ -23,6 +23,16 @@ def test_jpeg_quant_table_is_the_one_libjpeg_writes(quality):
         assert jpeg_quant_table(quality, chroma=True).int().tolist() == list(im.quantization[1])
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_psnr_tables_are_the_ones_the_codec_writes(channels):
+    img = torch.rand(channels, 16, 16)
+    for quality in range(1, 96, 2):
+        with Image.open(io.BytesIO(StandardCodec("jpeg", tables="psnr").encode(img, quality))) as im:
+            for t, table in im.quantization.items():
+                assert jpeg_quant_table(quality, chroma=t == 1, tables="psnr").int().tolist() == list(table)
+    assert jpeg_quant_table(50, tables="psnr").reshape(8, 8)[[0, 7], [0, 7]].tolist() == [16, 26]  # DC .. highest
+
+
 def _photo_batch():
     """A (1, 1, 96, 128) natural grayscale crop."""
     return torch.from_numpy(natural_crop("camera", (96, 128))).float()[None, None] / 255.0

@@ -55,5 +55,9 @@ def test_uint8_roundtrip_is_exact():
 def test_bad_settings_are_clear():
     with pytest.raises(ValueError, match=r"codec.format=.*choose one of"):
         StandardCodec("bpg")
+    with pytest.raises(ValueError, match=r"codec.tables=.*choose one of"):
+        StandardCodec("jpeg", tables="fancy")
+    with pytest.raises(ValueError, match=r"codec.tables=psnr is a JPEG setting"):
+        StandardCodec("webp", tables="psnr")
     with pytest.raises(ValueError, match=r"quality must be in \[1, 95\]"):
         StandardCodec("jpeg", 20).encode(torch.rand(1, 8, 8), 200)

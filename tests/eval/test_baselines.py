@@ -39,7 +39,7 @@ def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
                    f"eval.baseline_points=[{','.join(map(str, QUALITIES))}]", "eval.jpeg2000_points=[40]",
                    "eval.webp_points=[50]")
     assert r.returncode == 0, r.stderr[-2000:]
-    names = {"jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg2000", "webp", "avif", "bicubic_jpeg"}
+    names = {"jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg_psnr_vcn", "jpeg2000", "webp", "avif", "bicubic_jpeg"}
     assert names <= {p.stem for p in out.glob("*.json")}
     for n in names:
         d = json.loads((out / f"{n}.json").read_text())

@@ -223,7 +223,7 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
     if coding in (1, 2):
         jpeg = _jpeg_tables(header)
         if jpeg is None:
-            raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream)")
+            raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream or one of unknown tables)")
         bound = (header.height + 256, header.width + 256)  # a coded signal is at most the padded image
         payload = (expand_jpeg if coding == 1 else untranscode_jpeg)(payload, jpeg[0], bound, jpeg[1])
     elif coding != 0:

@@ -77,7 +77,7 @@ class CodecBaseline(Baseline):
             c, h, w = x.shape[-3:]
             for rate in rates:
                 res = self.codec.round_trip(x, rate)
-                header = Header(self.codec.mode, self.codec.name, c, h, w, float(rate), {}, bytes(8))
+                header = Header(self.codec.mode, self.codec.name, c, h, w, float(rate), self.codec.header_params(c), bytes(8))
                 yield res.decoded, len(pack(header, res.payloads[0]))
 
         return code
