@@ -86,3 +86,12 @@ def test_bicubic_baseline_codes_the_half_size_image(image_dirs):
         full_px, half_px = x.shape[-2] * x.shape[-1], h.shape[-2] * h.shape[-1]
         assert bic["results_by_image"][n]["bpp"][0] == pytest.approx(
             plain["results_by_image"][n]["bpp"][0] * half_px / full_px)
+
+
+def test_a_model_with_psnr_tables_is_compared_with_the_standard_jpeg():
+    from vcnlit.codecs import DnncCodec, StandardCodec
+    from vcnlit.eval.baselines import baseline_codec_spec
+
+    spec = baseline_codec_spec(StandardCodec("jpeg", 30, tables="psnr"))
+    assert spec == {"format": "jpeg", "optimize": True, "subsampling": 2, "quality": 30.0}
+    assert baseline_codec_spec(DnncCodec())["format"] == "jpeg"

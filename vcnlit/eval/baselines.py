@@ -23,8 +23,11 @@ from vcnlit.nets import resize
 
 
 def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
-    """The plain codec a model is compared with: its own standard codec and settings (SCIC), else JPEG."""
-    return codec_spec(codec) if codec.mode == "scic" else {"format": "jpeg", "optimize": True}
+    """The plain codec a model is compared with: its own standard codec and encoder settings (SCIC), with the
+    standard's quantisation tables (the JPEG people use, whatever tables the model codes with), else JPEG."""
+    if codec.mode != "scic":
+        return {"format": "jpeg", "optimize": True}
+    return {k: v for k, v in codec_spec(codec).items() if k != "tables"}
 
 
 class Baseline(ABC):
