@@ -2,8 +2,8 @@
 
 A baseline JPEG as libjpeg (Pillow) writes it carries, besides its Huffman tables and entropy-coded
 data, 115 (gray) to 190 (colour) bytes that follow from its quality, size and chroma subsampling:
-SOI/EOI, the JFIF APP0 segment, the quantisation tables (libjpeg's scaling of the standard's tables,
-:func:`~vcnlit.codecs.rate_proxy.jpeg_quant_table`), the frame and scan headers. At the rates of the
+SOI/EOI, the JFIF APP0 segment, the quantisation tables (libjpeg's scaling of the standard's tables or
+of another set of :data:`~vcnlit.codecs.rate_proxy.JPEG_TABLES`, :func:`~vcnlit.codecs.rate_proxy.jpeg_quant_table`), the frame and scan headers. At the rates of the
 low-resolution models that is up to a tenth of a file. :func:`compact` drops them and :func:`expand`
 puts the same bytes back: ``expand(compact(s, q), q) == s`` byte for byte, which :func:`compact` checks
 (a stream of any other layout gives None and is stored whole).

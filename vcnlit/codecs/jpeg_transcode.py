@@ -5,7 +5,8 @@ JPEG spends 13-22 % more bytes on the same coefficients than the context-adaptiv
 of the DNNC codec (:mod:`vcnlit.codecs.entropy.context`) -- the idea of JPEG XL's and Lepton's JPEG
 recompression. :func:`transcode` reads the coefficients of a stream written by libjpeg (through
 jpeglib) and codes them; :func:`rebuild` writes them back as a baseline JPEG of the same quality,
-size and sampling (quantisation tables rebuilt from the quality, the standard's Huffman tables).
+size and sampling (quantisation tables rebuilt from the quality and table set, the standard's Huffman
+tables).
 The rebuilt stream holds the same coefficients, so any JPEG decoder decodes it to the same pixels
 as the original, which :func:`transcode` checks with Pillow before it returns.
 
@@ -208,8 +209,8 @@ def _pixels(stream: bytes) -> np.ndarray:
 
 
 def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
-    """The recompressed form of a baseline JPEG written by libjpeg at ``quality`` with the table set
-    ``tables``; None when the stream has another layout or its rebuilt form would not decode to the same
+    """The recompressed form of a baseline JPEG written by libjpeg at ``quality`` with the quantisation table
+    set ``qtables``; None when the stream has another layout or its rebuilt form would not decode to the same
     pixels."""
     found = layout_of(stream)
     if found is None:
@@ -233,8 +234,9 @@ def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes |
 
 
 def untranscode(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16), qtables: str = "standard") -> bytes:
-    """The baseline JPEG of a recompressed stream (BitstreamError if malformed; a size over ``max_size``
-    (height, width) is refused before anything is allocated)."""
+    """The baseline JPEG of a recompressed stream coded at ``quality`` with the table set ``qtables``
+    (BitstreamError if malformed; a size over ``max_size`` (height, width) is refused before anything is
+    allocated)."""
     r = ByteReader(data, "recompressed JPEG stream")
     layout, height, width = read_frame(r, quality, max_size)
     shapes = plane_shapes(layout, height, width)
