@@ -90,7 +90,8 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "rate_points": model.rate_points,
         "fingerprint": Compressor(model.system, model.codec).fingerprint.hex(),
         "bd_rate_vs_jpeg": bd(base["results"], rd["results"], "psnr").bd_rate,
-        "bd_anchor": f"{base['name']} ({base_file.name}: the same encoder settings, Huffman-optimised)",
+        "bd_anchor": f"{base['name']} ({base_file.name}: Huffman-optimised, the standard's tables, the model's other "
+                     "encoder settings)",
         "results": rd["results"],
         "results_by_image": rd.get("results_by_image"),
         "test_images": rd["meta"].get("images"),
