@@ -2,9 +2,9 @@
 
 A baseline JPEG as libjpeg (Pillow) writes it carries, besides its Huffman tables and entropy-coded
 data, 115 (gray) to 190 (colour) bytes that follow from its quality, size and chroma subsampling:
-SOI/EOI, the JFIF APP0 segment, the quantisation tables (libjpeg's scaling of the standard's tables or
-of another set of :data:`~vcnlit.codecs.rate_proxy.JPEG_TABLES`, :func:`~vcnlit.codecs.rate_proxy.jpeg_quant_table`), the frame and scan headers. At the rates of the
-low-resolution models that is up to a tenth of a file. :func:`compact` drops them and :func:`expand`
+SOI/EOI, the JFIF APP0 segment, the quantisation tables (libjpeg's scaling of a table set of
+:data:`~vcnlit.codecs.rate_proxy.JPEG_TABLES`, :func:`~vcnlit.codecs.rate_proxy.jpeg_quant_table`), the
+frame and scan headers. At the rates of the low-resolution models that is up to a tenth of a file. :func:`compact` drops them and :func:`expand`
 puts the same bytes back: ``expand(compact(s, q), q) == s`` byte for byte, which :func:`compact` checks
 (a stream of any other layout gives None and is stored whole).
 
@@ -98,8 +98,8 @@ def layout_of(stream: bytes) -> tuple[int, int, int] | None:
 
 
 def compact(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
-    """The compact form of a baseline JPEG coded at ``quality`` with the quantisation table set ``qtables``, or None when
-    it has another layout."""
+    """The compact form of a baseline JPEG coded at ``quality`` with the quantisation table set ``qtables``,
+    or None when it has another layout."""
     parsed = _parse(stream)
     if parsed is None:
         return None
@@ -134,8 +134,8 @@ def read_frame(r: ByteReader, quality: int, max_size: tuple[int, int]) -> tuple[
 
 
 def expand(data: bytes, quality: int, max_size: tuple[int, int] = (1 << 16, 1 << 16), qtables: str = "standard") -> bytes:
-    """The baseline JPEG stream of a compact one coded at ``quality`` with the quantisation table set ``qtables``
-    (BitstreamError if malformed; a size over ``max_size`` (height, width) is refused before anything is
+    """The baseline JPEG stream of a compact one coded at ``quality`` with the quantisation table set
+    ``qtables`` (BitstreamError if malformed; a size over ``max_size`` (height, width) is refused before anything is
     allocated)."""
     r = ByteReader(data, "compact JPEG stream")
     layout, height, width = read_frame(r, quality, max_size)

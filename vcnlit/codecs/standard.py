@@ -67,14 +67,14 @@ class StandardCodec(Codec):
         self.optimize = bool(optimize)
         self.subsampling = int(subsampling)
         self.tables = tables
+        #: Pillow's ``qtables`` (base tables in natural order; libjpeg scales them by the quality), or None
+        self._qtables = None if tables == "standard" else [[v for row in t for v in row] for t in JPEG_TABLES[tables]]
         self.lo, self.hi = _FORMATS[fmt][1:]
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"format": self.name}
         if self.name == "jpeg":
-            p.update(optimize=self.optimize, subsampling=self.subsampling)
-            if self.tables != "standard":
-                p["tables"] = self.tables
+            p.update(optimize=self.optimize, subsampling=self.subsampling, **self.header_params())
         return p
 
     def header_params(self, channels: int | None = None) -> dict[str, Any]:
@@ -97,8 +97,8 @@ class StandardCodec(Codec):
             raise ConfigError(f"{self.name} codec.quality must be in [{self.lo}, {self.hi}], got {rate}")
         if self.name == "jpeg":
             kw: dict[str, Any] = {"quality": round(q), "optimize": self.optimize, "subsampling": self.subsampling}
-            if self.tables != "standard":  # base tables in natural order; libjpeg scales them by the quality
-                kw["qtables"] = [[v for row in t for v in row] for t in JPEG_TABLES[self.tables]]
+            if self._qtables is not None:
+                kw["qtables"] = self._qtables
             return kw
         if self.name == "jpeg2000":
             return {"quality_mode": "rates", "quality_layers": [q], "irreversible": True}
