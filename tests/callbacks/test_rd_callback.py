@@ -74,7 +74,8 @@ def test_wandb_offline_logger(image_dirs, tmp_path, monkeypatch):
     assert {r[0] for r in table["data"]} == {"autoencoder", "jpeg"}
 
 
-@pytest.mark.parametrize("epochs,every,due", [(10, 5, [4, 9]), (3, 5, [2]), (4, 1, [0, 1, 2, 3])])
+@pytest.mark.parametrize("epochs,every,due", [(10, 5, [4, 9]), (3, 5, [2]), (4, 1, [0, 1, 2, 3]),
+                                               (3, None, [0, 1, 2]), (60, 20, [19, 39, 59]), (15, 20, [14])])
 def test_every_n_epochs(epochs, every, due):
     cb = RDCallback("unused", every_n_epochs=every)
 

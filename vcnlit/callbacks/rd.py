@@ -19,20 +19,20 @@ log = logging.getLogger(__name__)
 class RDCallback(pl.Callback):
     """Evaluate the model's RD curve on the val (and test) images and log it with a baseline.
 
-    Runs at the end of validation every ``every_n_epochs`` epochs (and after the last
-    epoch) and at the end of testing. Every image is coded at every rate point through
+    Runs at the end of every validation (``every_n_epochs``: only those every N epochs, and
+    the last epoch's) and at the end of testing. Every image is coded at every rate point through
     the vcnlit container (real bytes); bpp, PSNR, SSIM and MS-SSIM go to every logger,
     a W&B Table and line plot to W&B, next to a plain-codec baseline
     (``"auto"``: the model's own standard codec and settings, JPEG for DNNC), and ``rd_<stage>_<split>_e<epoch>.png`` / ``.json``
     to ``out_dir``. Under DDP only global rank zero evaluates, so each image counts once.
     """
 
-    def __init__(self, out_dir: str | Path, rate_points: list[float] | None = None, every_n_epochs: int = 5,
+    def __init__(self, out_dir: str | Path, rate_points: list[float] | None = None, every_n_epochs: int | None = None,
                  baseline: dict[str, Any] | str | None = "auto", baseline_points: list[float] | None = None,
                  max_images: int | None = None, note: str | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.rate_points = [float(r) for r in rate_points] if rate_points else None
-        self.every_n_epochs = max(1, int(every_n_epochs))
+        self.every_n_epochs = max(1, int(every_n_epochs or 1))
         self.baseline_spec = baseline if baseline in ("auto", None) else dict(baseline)
         self.baseline_points = [float(q) for q in baseline_points] if baseline_points else None
         self.max_images = max_images
