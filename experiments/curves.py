@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
-from vcnlit.rundir import is_finished
+from vcnlit.rundir import check_reusable, is_finished
 
 log = logging.getLogger("vcnlit.curves")
 
@@ -49,7 +49,9 @@ def train(experiment: str, run_dir: Path, overrides: Sequence[str], threads: int
     """Train one point (or resume it) into ``run_dir``; its training wall time in seconds."""
     from vcnlit.rundir import read_marker
 
-    if not is_finished(run_dir):
+    if is_finished(run_dir):
+        check_reusable(run_dir, experiment, overrides)
+    else:
         cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", f"hydra.run.dir={run_dir}",
                *overrides]
         log.info("training: %s", " ".join(cmd[1:]))

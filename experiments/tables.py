@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.errors import ConfigError, RunDirError, exit_on_user_error
 from vcnlit.eval import runs as run_folders
+from vcnlit.rundir import check_reusable
 
 log = logging.getLogger("vcnlit.tables")
 
@@ -59,8 +60,10 @@ def method_names(cfg: DictConfig) -> list[str]:
 
 
 def train(experiment: str, run_dir: Path, overrides: list[str]) -> None:
-    """Train one experiment into ``run_dir`` (resumes an unfinished run), unless it holds model.ckpt."""
+    """Train one experiment into ``run_dir`` (resumes an unfinished run), unless it holds model.ckpt
+    trained with the config the command gives today."""
     if (run_dir / "model.ckpt").is_file():
+        check_reusable(run_dir, experiment, overrides)
         log.info("%s: reusing %s", experiment, run_dir / "model.ckpt")
         return
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", f"hydra.run.dir={run_dir}", *overrides]

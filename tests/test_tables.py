@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
+import torch
 from conftest import ROOT, data_overrides
+
+from vcnlit.rundir import training_config
 
 spec = importlib.util.spec_from_file_location("tables", ROOT / "experiments" / "tables.py")
 tables = importlib.util.module_from_spec(spec)
@@ -89,3 +92,20 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
     assert replot.returncode == 0, replot.stderr[-3000:]
     assert (out / "rd_psnr.png").stat().st_size > 0
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix != ".png"} == before
+
+    # a run trained under another default (here: the standard's JPEG tables) is not reused silently
+    ckpt = tmp_path / "runs" / tag / "scic_lowres" / "model.ckpt"
+    model = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model["meta"]["config"]["codec"]["tables"] = "standard"
+    torch.save(model, ckpt)
+    stale = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    lines = stale.stderr.strip().splitlines()
+    assert stale.returncode != 0 and len(lines) == 1, stale.stderr[-3000:]
+    assert lines[0].startswith("error: ") and "codec.tables: 'standard' -> 'psnr'" in lines[0]
+    assert json.loads((out / "scic_lowres.json").read_text())["results"] == ours["results"]
+
+
+def test_training_config_keeps_what_decides_the_model():
+    cfg = {"seed": 1, "paths": {"run_dir": "D"}, "logger": {"project": "p"}, "codec": {"quality": 20},
+           "data": {"patch_size": 64, "test_dir": "T", "max_eval_images": 2}, "stages": {"order": ["a"]}}
+    assert training_config(cfg) == {"seed": 1, "codec.quality": 20, "data.patch_size": 64, "stages.order": ["a"]}

@@ -2,7 +2,8 @@
 
 A run directory holds ``run.json`` (experiment, seed, status, W&B run id, the commit it started from), one folder per
 stage under ``stages/`` (``last.ckpt`` while it trains, ``done.pt`` once it finished), then
-``model.ckpt`` and the evaluation files.
+``model.ckpt`` and the evaluation files. Scripts that reuse finished runs (``make tables``, ``make curves``,
+the zoo build) first check that the run was trained with the config their command gives today.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import logging
 import os
 import secrets
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from vcnlit.errors import RunDirError
+from vcnlit.errors import ConfigError, RunDirError
 from vcnlit.eval.results import git_commit
 from vcnlit.io import write_json
 
@@ -26,6 +30,10 @@ log = logging.getLogger(__name__)
 RUN_FILE = "run.json"  # marks a vcnlit run directory
 #: what overwrite=true removes (and baseline_*.json)
 OUTPUTS = ("model.ckpt", "rd.json", "rd.png", "stages", "rd")
+#: the config keys that decide what a run trains (compared before a finished run is reused)
+TRAINING_KEYS = ("experiment_name", "seed", "loss", "train_rate_weights", "model", "codec", "stages", "data")
+#: keys under ``data`` that only choose the evaluation images or how images are read
+DATA_NOT_TRAINING = ("test_dir", "val_dir", "max_eval_images", "on_bad_image", "embedded_dir", "num_workers")
 
 
 def read_marker(run_dir: Path) -> dict[str, Any] | None:
@@ -57,6 +65,47 @@ def _remove_outputs(run_dir: Path) -> None:
 def is_finished(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a finished run: its model file and its evaluation."""
     return (run_dir / "model.ckpt").is_file() and (run_dir / "rd.json").is_file()
+
+
+def training_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a resolved run config that decides the trained model, as ``{dotted.key: value}``."""
+    def flat(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, Mapping) else {f"{prefix}{k}": v})
+        return out
+
+    keep = {k: cfg[k] for k in TRAINING_KEYS if k in cfg}
+    keep["data"] = {k: v for k, v in (keep.get("data") or {}).items() if k not in DATA_NOT_TRAINING}
+    return flat(keep, "")
+
+
+def run_config(experiment: str, overrides: Sequence[str]) -> dict[str, Any]:
+    """The resolved config that ``python -m vcnlit.run +experiment=NAME OVERRIDES`` trains with today."""
+    cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", *overrides, "--cfg", "job", "--resolve"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ConfigError(f"cannot compose +experiment={experiment} {' '.join(overrides)}: {done.stderr.strip()[-500:]}")
+    return OmegaConf.to_container(OmegaConf.create(done.stdout))  # type: ignore[return-value]
+
+
+def check_reusable(run_dir: Path, experiment: str, overrides: Sequence[str]) -> None:
+    """Refuse to reuse the finished run in ``run_dir`` when today's code and defaults would train
+    ``+experiment=NAME OVERRIDES`` with another config than the one it was trained with (a changed default
+    must not slip old models into new tables). A model file without its config is not checked."""
+    import torch
+
+    saved = (torch.load(run_dir / "model.ckpt", map_location="cpu", weights_only=True).get("meta") or {}).get("config")
+    if not saved:
+        return
+    old, new = training_config(saved), training_config(run_config(experiment, overrides))
+    diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if diff:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
+        raise RunDirError(
+            f"{run_dir} holds a run trained with another config than +experiment={experiment} gives today "
+            f"({shown}{', ...' if len(diff) > 4 else ''}); move it away or choose another runs_dir to train it anew"
+        )
 
 
 def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:

@@ -44,9 +44,10 @@ def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
 
     The commit the training starts from is recorded in the run's ``run.json`` (``started_at_commit``).
     """
-    from vcnlit.rundir import is_finished
+    from vcnlit.rundir import check_reusable, is_finished
 
     if is_finished(run_dir):
+        check_reusable(run_dir, name, overrides)
         return None
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={name}", f"hydra.run.dir={run_dir}", *overrides]
     print("training:", " ".join(cmd[1:]), flush=True)
