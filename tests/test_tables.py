@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import ROOT, data_overrides
 
-from vcnlit.rundir import training_config
+from vcnlit.errors import ConfigError
+from vcnlit.rundir import run_config, training_config
 
 spec = importlib.util.spec_from_file_location("tables", ROOT / "experiments" / "tables.py")
 tables = importlib.util.module_from_spec(spec)
@@ -109,3 +111,9 @@ def test_training_config_keeps_what_decides_the_model():
     cfg = {"seed": 1, "paths": {"run_dir": "D"}, "logger": {"project": "p"}, "codec": {"quality": 20},
            "data": {"patch_size": 64, "test_dir": "T", "max_eval_images": 2}, "stages": {"order": ["a"]}}
     assert training_config(cfg) == {"seed": 1, "codec.quality": 20, "data.patch_size": 64, "stages.order": ["a"]}
+
+
+def test_run_config_of_an_unknown_experiment_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="Could not find 'experiment/nosuch'") as e:
+        run_config("nosuch", [])
+    assert "\n" not in str(e.value)

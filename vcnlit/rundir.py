@@ -85,7 +85,8 @@ def run_config(experiment: str, overrides: Sequence[str]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "vcnlit.run", f"+experiment={experiment}", *overrides, "--cfg", "job", "--resolve"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ConfigError(f"cannot compose +experiment={experiment} {' '.join(overrides)}: {done.stderr.strip()[-500:]}")
+        first = (done.stderr.strip().splitlines() or ["no message"])[0]  # Hydra's message, then details
+        raise ConfigError(f"cannot compose +experiment={experiment} {' '.join(overrides)}: {first}")
     return OmegaConf.to_container(OmegaConf.create(done.stdout))  # type: ignore[return-value]
 
 
