@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
-from vcnlit.rundir import is_finished
+from vcnlit.rundir import check_reusable, is_finished
 
 log = logging.getLogger("vcnlit.ablation")
 
@@ -112,10 +112,13 @@ def proxy_dir(where: dict[str, Path], experiment: str, seed: int, proxy: str) ->
 def train_experiment(experiment: str, experiment_name: str, proxies: list[str], seeds: list[int],
                      where: dict[str, Path], overrides: Sequence[str]) -> None:
     """The shared stages of every seed, then every (seed, proxy) run not finished yet, each in its
-    folder (:func:`folders`)."""
+    folder (:func:`folders`); a finished run is reused only if today's command would train it alike."""
     from vcnlit.eval.ablation import REFERENCE
 
     todo = [s for s in seeds if not is_finished(proxy_dir(where, experiment, s, BASE_DIR))]
+    for s in set(seeds) - set(todo):
+        check_reusable(proxy_dir(where, experiment, s, BASE_DIR), experiment,
+                       [*base_overrides(overrides), f"seed={s}", f"stages.order=[{','.join(SHARED_STAGES)}]"])
     if todo:
         launch(experiment, where["base"] / experiment,
                [f"seed={','.join(map(str, todo))}", f"stages.order=[{','.join(SHARED_STAGES)}]",
@@ -128,6 +131,9 @@ def train_experiment(experiment: str, experiment_name: str, proxies: list[str], 
         pending: dict[tuple[str, ...], list[int]] = {}
         for s in seeds:
             left = tuple(p for p in mine if not is_finished(proxy_dir(where, experiment, s, p)))
+            for p in set(mine) - set(left):
+                check_reusable(proxy_dir(where, experiment, s, p), experiment,
+                               [*o, f"seed={s}", f"stages.end_to_end.module.rsn_gradient={p}"])
             for p in left:
                 share_stages(proxy_dir(where, experiment, s, BASE_DIR), proxy_dir(where, experiment, s, p),
                              experiment_name, s)

@@ -3,7 +3,7 @@
 A run directory holds ``run.json`` (experiment, seed, status, W&B run id, the commit it started from), one folder per
 stage under ``stages/`` (``last.ckpt`` while it trains, ``done.pt`` once it finished), then
 ``model.ckpt`` and the evaluation files. Scripts that reuse finished runs (``make tables``, ``make curves``,
-the zoo build) first check that the run was trained with the config their command gives today.
+``make ablation``, the zoo build) first check that the run was trained with the config their command gives today.
 """
 
 from __future__ import annotations
