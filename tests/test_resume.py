@@ -92,6 +92,21 @@ def test_another_experiments_run_is_refused(image_dirs, tmp_path):
     assert "Traceback" not in p.stderr
 
 
+def test_an_unfinished_run_started_with_another_config_is_refused(image_dirs, tmp_path):
+    from vcnlit.rundir import run_config, training_config
+
+    args = _args(tmp_path, image_dirs, "logger=none")
+    started = training_config(run_config("scic_lowres", [a for a in args if not a.startswith("+experiment=")]))
+    started["codec.tables"] = "standard"
+    (tmp_path / "run.json").write_text(json.dumps({"experiment": "scic_lowres", "seed": 12345, "status": "running",
+                                                   "training_config": started}))
+    p = run_module("vcnlit.run", *args)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path} holds an unfinished run started with another config (codec.tables: 'standard' -> "
+        "'psnr'); resume it with the command that started it, or add overwrite=true to start anew")
+
+
 def test_wandb_run_id_held_by_a_killed_process_is_waited_for(monkeypatch):
     """W&B's service of a SIGKILLed run holds its id for a moment: the resumed run retries, other errors raise."""
     from vcnlit import loggers

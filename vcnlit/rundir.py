@@ -99,21 +99,25 @@ def check_reusable(run_dir: Path, experiment: str, overrides: Sequence[str]) -> 
     saved = (torch.load(run_dir / "model.ckpt", map_location="cpu", weights_only=True).get("meta") or {}).get("config")
     if not saved:
         return
-    old, new = training_config(saved), training_config(run_config(experiment, overrides))
-    diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    diff = config_diff(training_config(saved), training_config(run_config(experiment, overrides)))
     if diff:
-        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:4])
-        raise RunDirError(
-            f"{run_dir} holds a run trained with another config than +experiment={experiment} gives today "
-            f"({shown}{', ...' if len(diff) > 4 else ''}); move it away or choose another runs_dir to train it anew"
-        )
+        raise RunDirError(f"{run_dir} holds a run trained with another config than +experiment={experiment} gives "
+                          f"today ({diff}); move it away or choose another runs_dir to train it anew")
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The keys on which two :func:`training_config` results differ, as ``key: old -> new, ...`` ('' if none)."""
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:4])
+    return shown + (", ..." if len(keys) > 4 else "")
 
 
 def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """Start or resume a run in ``run_dir``.
 
-    Refuses a finished run, another experiment's or seed's run, and a folder holding other
-    files, unless ``overwrite=true`` (which deletes this run's outputs and starts anew).
+    Refuses a finished run, another experiment's or seed's run, an unfinished run started with
+    another training config (``run.json`` keeps it), and a folder holding other files, unless
+    ``overwrite=true`` (which deletes this run's outputs and starts anew).
 
     Args:
         run_dir: the run directory (Hydra's ``hydra.run.dir``).
@@ -126,6 +130,8 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         RunDirError: the folder cannot take this run.
     """
     prev = read_marker(run_dir)
+    now = training_config({k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                           for k in TRAINING_KEYS if k in cfg})
     if cfg.overwrite:
         _remove_outputs(run_dir)
         prev = None
@@ -145,6 +151,9 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
                 f"{run_dir} already holds a finished run (model.ckpt, rd.json); "
                 "choose another hydra.run.dir or add overwrite=true to train again"
             )
+        if "training_config" in prev and (diff := config_diff(prev["training_config"], now)):
+            raise RunDirError(f"{run_dir} holds an unfinished run started with another config ({diff}); resume it "
+                              "with the command that started it, or add overwrite=true to start anew")
         log.info("resuming the run in %s", run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # W&B accepts [a-z0-9] ids; persisted so that a resumed run logs to the same W&B run
@@ -154,5 +163,6 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
         marker["stage_seconds"] = prev["stage_seconds"]
     # the code a run started from (a resumed run keeps it: the commit of its evaluation may differ)
     marker["started_at_commit"] = (prev or {}).get("started_at_commit") or git_commit()
+    marker["training_config"] = (prev or {}).get("training_config") or now
     write_marker(run_dir, marker)
     return marker
