@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def build_baselines(cfg: DictConfig) -> list[Baseline]:
     """The configured codec baselines, then one IDN-only ablation per run in ``idn_only_runs``."""
-    out: list[Baseline] = [instantiate(b) for b in (cfg.baseline_set or {}).values()]
+    out: list[Baseline] = [instantiate(b) for b in (cfg.get("baseline_set") or {}).values()]
     for run in cfg.get("idn_only_runs") or []:
         b = StageModelBaseline("", run, stage="imitation")
         b.name = f"{b.model.experiment}_idn_only"
@@ -62,14 +62,19 @@ def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         out_dir = Path(cfg.paths.run_dir)
         baselines = build_baselines(cfg)
-        images = test_images(cfg, int(cfg.data.channels))
-        curves = run_baselines(baselines, images, out_dir, provenance(OmegaConf.to_container(cfg, resolve=True)))
-        for metric in ("psnr", "ssim"):
-            plot_rd(list(curves.values()), out_dir / f"baselines_{metric}.png", metric,
-                    title=f"baselines ({len(images)} images)", xmax=2.0)
         compared = [read_json(f) for f in cfg.get("compare") or []]
+        curves: dict[str, dict[str, Any]] = {}
+        if baselines:  # none (~baseline_set): only the BD summary of the results files in `compare`
+            images = test_images(cfg, int(cfg.data.channels))
+            curves = run_baselines(baselines, images, out_dir, provenance(OmegaConf.to_container(cfg, resolve=True)))
+            for metric in ("psnr", "ssim"):
+                plot_rd(list(curves.values()), out_dir / f"baselines_{metric}.png", metric,
+                        title=f"baselines ({len(images)} images)", xmax=2.0)
+        elif not compared:
+            raise ConfigError("nothing to do: no baselines (~baseline_set) and no results files in compare=[...]")
         print_bd_summary([*curves.values(), *compared], cfg.anchor, max_bpp=cfg.get("bd_max_bpp"))
-        log.info("wrote %d results files to %s", len(curves), out_dir)
+        if curves:
+            log.info("wrote %d results files to %s", len(curves), out_dir)
 
 
 if __name__ == "__main__":

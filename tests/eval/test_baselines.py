@@ -69,6 +69,21 @@ def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
     assert (out / "baselines_psnr.png").stat().st_size > 0
     assert "BD against jpeg" in r.stdout
 
+    # without baselines (~baseline_set): the BD summary of results files alone, per-image mean included
+    from vcnlit.eval.bd import bd, bd_per_image
+
+    files = [out / "jpeg.json", out / "jpeg_vcn.json"]
+    r = run_module("vcnlit.baselines", "~baseline_set", f"compare=[{','.join(map(str, files))}]",
+                   f"hydra.run.dir={tmp_path / 'bd'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    jpeg, vcn = (json.loads(f.read_text()) for f in files)
+    row = next(line for line in r.stdout.splitlines() if "jpeg_vcn" in line)
+    assert f"{bd(jpeg['results'], vcn['results']).bd_rate:+.1f} %" in row
+    assert f"{bd_per_image(jpeg, vcn).mean:+.1f} %" in row and "per image" in r.stdout
+    assert not list((tmp_path / "bd").glob("*.json"))
+    r = run_module("vcnlit.baselines", "~baseline_set", f"hydra.run.dir={tmp_path / 'bd'}")
+    assert r.returncode == 2 and "nothing to do" in r.stderr
+
 
 def test_bicubic_baseline_codes_the_half_size_image(image_dirs):
     from vcnlit.data import load_folder

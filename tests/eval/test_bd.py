@@ -60,3 +60,27 @@ def test_bd_up_to_a_rate_counts_only_the_points_below_it():
     full = {r["name"]: r for r in bd_rows([anchor, test], "a")}["t"]
     assert low["bd_psnr"] == pytest.approx(1.0, abs=1e-6) and low["bd_rate_psnr"] < 0
     assert full["bd_psnr"] < low["bd_psnr"]
+
+
+def test_per_image_bd_is_the_mean_of_each_images_bd_rate():
+    from vcnlit.eval.bd import bd_per_image
+    from vcnlit.eval.tables import bd_rows, up_to
+
+    flat = curve([0.02, 0.04, 0.08, 0.16], [40.0, 43.0, 46.0, 49.0])  # an easy image: high PSNR at few bits
+    busy = curve([0.2, 0.4, 0.8, 1.6], [26.0, 29.0, 32.0, 35.0])
+    # the test codec needs half the bits of the anchor on the busy image and the same on the flat one
+    anchor = {"name": "a", "results_by_image": {"flat": flat, "busy": busy, "only_anchor": flat}}
+    test = {"name": "t", "results_by_image": {"flat": flat, "busy": {**busy, "bpp": [b / 2 for b in busy["bpp"]]}}}
+    r = bd_per_image(anchor, test)
+    assert set(r.rates) == {"flat", "busy"}
+    assert r.rates["flat"] == pytest.approx(0.0, abs=1e-9) and r.rates["busy"] == pytest.approx(-50.0, abs=1e-6)
+    assert r.mean == pytest.approx(-25.0, abs=1e-6)
+    assert math.isnan(bd_per_image({"results": flat}, {"results": flat}).mean)  # no per-image results
+
+    # up_to cuts every image's curve too, and bd_rows carries the per-image mean
+    for c in (anchor, test):
+        c["results"] = curve([0.1, 0.2, 0.4, 0.8], [30.0, 33.0, 36.0, 39.0])
+    assert up_to(test, 0.1)["results_by_image"]["busy"]["bpp"] == [0.1]
+    rows = {row["name"]: row for row in bd_rows([anchor, test], "a")}
+    assert rows["t"]["bd_rate_psnr_per_image"] == pytest.approx(-25.0, abs=1e-6)
+    assert rows["t"]["bd_rate_psnr"] == pytest.approx(0.0, abs=1e-9)  # the averaged curves alone say "no gain"
