@@ -160,3 +160,28 @@ def test_evaluate_a_zoo_model_by_name_writes_compressai_colour_keys(tmp_path, ph
     from vcnlit.eval.results import read_json
 
     assert read_json(tmp_path / "ev" / "rd.json")["results"]["psnr"] == r["psnr"]
+
+
+def test_bpp_codes_the_highest_rate_whose_file_fits(photo, tmp_path):
+    from vcnlit.cli import rate_grid
+    from vcnlit.data import load_image
+    from vcnlit.errors import ConfigError
+
+    m = load_model(_tiny(tmp_path / "m.ckpt", 3))
+    assert rate_grid(m) == [float(q) for q in range(10, 71)]
+    comp, x = Compressor(m.system, m.codec), load_image(photo, 3)
+    sizes = {q: len(comp.compress(x, q)) for q in (10, 40, 70)}
+    budget = (sizes[10] + sizes[40]) // 2
+    data, q = comp.compress_to_size(x, budget, rate_grid(m))
+    assert data == comp.compress(x, q) and len(data) <= budget < len(comp.compress(x, q + 1))
+    assert comp.compress_to_size(x, 10**6, rate_grid(m)) == (comp.compress(x, 70), 70.0)  # capped at the top
+    with pytest.raises(ConfigError, match="smallest file"):
+        comp.compress_to_size(x, sizes[10] - 1, rate_grid(m))
+
+    p = vcnlit("compress", str(photo), str(tmp_path / "a.vcn"), "--model", str(tmp_path / "m.ckpt"),
+               "--bpp", str(budget * 8 / (45 * 61)))
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "a.vcn").read_bytes() == data and f"quality={q:g}" in p.stdout
+    for bad, msg in ((["--bpp", "0"], "positive"), (["--bpp", "0.5", "--rate", "40"], "not both")):
+        p = vcnlit("compress", str(photo), str(tmp_path / "b.vcn"), "--model", str(tmp_path / "m.ckpt"), *bad)
+        assert p.returncode == 2 and msg in p.stderr and not (tmp_path / "b.vcn").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -67,6 +68,16 @@ def _rate(model, rate: float | None) -> float:
     return rate
 
 
+def rate_grid(model) -> list[float]:
+    """The rates ``--bpp`` searches, over the model's trained range: every integer quality (SCIC), or 64
+    step sizes evenly spaced in log (DNNC)."""
+    trained = sorted(float(r) for r in model.rate_points) or [float(model.codec.rate)]
+    lo, hi = trained[0], trained[-1]
+    if model.codec.rate_key == "quality":
+        return [float(q) for q in range(math.ceil(lo), math.floor(hi) + 1)] or [lo]
+    return [lo * (hi / lo) ** (i / 63) for i in range(64)] if hi > lo else [lo]
+
+
 def compress(args: argparse.Namespace) -> None:
     from vcnlit.data import load_image
     from vcnlit.data.images import is_colour
@@ -74,13 +85,21 @@ def compress(args: argparse.Namespace) -> None:
 
     out = Path(args.output)
     _check_output(out, args.force)
+    if args.bpp is not None and args.rate is not None:
+        raise ConfigError("give --rate or --bpp, not both")
+    if args.bpp is not None and not (math.isfinite(args.bpp) and args.bpp > 0):
+        raise ConfigError(f"--bpp must be a positive number, got {args.bpp:g}")
     model, comp = _load(args.model, args.tile_size)
-    rate = _rate(model, args.rate)
     if model.system.channels == 1 and is_colour(args.input):
         log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
                     "(a colour model: --model scic_lowres_rgb)", args.input, model.experiment)
     x = load_image(args.input, model.system.channels)
-    data = comp.compress(x, rate)
+    if args.bpp is None:
+        rate = _rate(model, args.rate)
+        data = comp.compress(x, rate)
+    else:
+        h, w = x.shape[-2:]
+        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), rate_grid(model))
     _write(out, data, args.force)
     h, w = x.shape[-2:]
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp "
@@ -166,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--rate", type=float, default=None,
                    help="codec quality (SCIC) or step size (DNNC), within the model's trained range; "
                         "default: the model's")
+    c.add_argument("--bpp", type=float, default=None,
+                   help="the largest file allowed, in bits per pixel: codes at the highest rate within the "
+                        "model's trained range whose file fits (instead of --rate)")
     _common(c)
     c.set_defaults(func=compress)
     d = sub.add_parser("decompress", help=".vcn bitstream -> image (PNG, TIFF, BMP, PPM/PGM or lossless WebP, "

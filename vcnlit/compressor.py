@@ -168,6 +168,45 @@ class Compressor:
         return pack(self.header(x.shape, rate), self.codec.encode(y, rate))
 
     @torch.no_grad()
+    def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float]) -> tuple[bytes, float]:
+        """The best stream of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
+        grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
+
+        Args:
+            x: a (C, H, W) image in [0, 1] with the model's channel count.
+            max_bytes: the largest ``.vcn`` file allowed, in bytes.
+            rates: the candidate rates, in order.
+
+        Returns:
+            The bitstream and the rate it was coded at.
+
+        Raises:
+            ConfigError: even the smallest candidate's file is larger than ``max_bytes``.
+        """
+        if x.dim() != 3 or x.shape[0] != self.system.channels:
+            raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
+        check_size(x.shape)
+        y = self.rsn(self.pad(x[None]))[0]
+        coded: dict[int, bytes] = {}
+
+        def stream(i: int) -> bytes:
+            if i not in coded:
+                coded[i] = pack(self.header(x.shape, rates[i]), self.codec.encode(y, rates[i]))
+            return coded[i]
+
+        small, large = 0, len(rates) - 1
+        if len(stream(small)) > len(stream(large)):
+            small, large = large, small
+        if len(stream(small)) > max_bytes:
+            raise ConfigError(f"the smallest file this model makes of this image is {len(stream(small))} bytes "
+                              f"({self.codec.rate_key} {rates[small]:g}); asked for at most {max_bytes}")
+        while abs(large - small) > 1:  # invariant: stream(small) fits; stream(large) is unknown or too big
+            mid = (small + large) // 2
+            small, large = (mid, large) if len(stream(mid)) <= max_bytes else (small, mid)
+        best = large if len(stream(large)) <= max_bytes else small
+        return stream(best), rates[best]
+
+    @torch.no_grad()
     def decompress(self, data: bytes) -> Tensor:
         """Decode a ``.vcn`` bitstream made by this model (deterministic: every decode gives the same image).
 
