@@ -121,3 +121,26 @@ def test_steps_scale_multiplies_every_stage():
     assert stage_steps(smoke, "imitation") == 1  # never below one batch
     with pytest.raises(ConfigError, match="steps_scale"):
         stage_steps(_compose(["+experiment=scic_lowres", "stages.steps_scale=0"]), "imitation")
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")))
+def test_model_presets_compose_and_run(preset):
+    """Every `model=...` preset builds a system that codes an image at both scales of the experiments."""
+    import torch
+
+    for exp in ("scic_lowres", "scic_fullres"):
+        cfg = _compose([f"+experiment={exp}", f"model={preset}", "model.width=8"])
+        system = instantiate(cfg.model)
+        x = torch.rand(1, 1, 16, 16)
+        y = system.rsn(x)
+        assert y.shape[-1] == 16 // cfg.model.scale
+        assert system.restore(y, torch.ones(1)).shape == x.shape
+
+
+def test_residual_lowres_preset_is_cpu_lowres_with_residual_blocks():
+    """model=cpu_lowres_residual changes cpu_lowres's hidden layers and up-sampling, nothing else."""
+    plain, residual = (_compose(["+experiment=scic_lowres", f"model={p}"]).model
+                       for p in ("cpu_lowres", "cpu_lowres_residual"))
+    assert (residual.block, residual.upsample) == ("residual", "pixel_shuffle")
+    assert {k: v for k, v in residual.items() if k not in ("block", "upsample")} == \
+        {k: v for k, v in plain.items() if k not in ("block", "upsample")}
