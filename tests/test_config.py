@@ -14,7 +14,9 @@ from vcnlit.stages import Stage
 #: the paper's four settings: standard codec (SCIC) or block DCT + torchac (DNNC), half or full size
 PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 #: ... and each of them on colour photos
-EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER)])
+#: ... and longer recipes
+LONGER = ["scic_lowres_long"]
+EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER])
 
 
 def _compose(overrides):
@@ -144,3 +146,14 @@ def test_residual_lowres_preset_is_cpu_lowres_with_residual_blocks():
     assert (residual.block, residual.upsample) == ("residual", "pixel_shuffle")
     assert {k: v for k, v in residual.items() if k not in ("block", "upsample")} == \
         {k: v for k, v in plain.items() if k not in ("block", "upsample")}
+
+
+def test_long_recipe_is_scic_lowres_with_residual_nets_and_twice_the_steps():
+    """+experiment=scic_lowres_long = scic_lowres + model=cpu_lowres_residual + stages.steps_scale=2."""
+    long = OmegaConf.to_container(_compose(["+experiment=scic_lowres_long"]), resolve=False)
+    same = OmegaConf.to_container(_compose(["+experiment=scic_lowres", "model=cpu_lowres_residual",
+                                            "stages.steps_scale=2"]), resolve=False)
+    for cfg in (long, same):
+        cfg.pop("hydra")
+    assert long.pop("experiment_name") == "scic_lowres_long" and same.pop("experiment_name") == "scic_lowres"
+    assert long == same
