@@ -67,3 +67,26 @@ def test_another_model_is_refused(model, tmp_path, image_dirs):
     assert vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model)).returncode == 0
     p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / "o.png"), "--model", str(run / "model.ckpt"))
     assert p.returncode == 2 and "another model" in p.stderr
+
+
+def test_decoder_flips_are_a_decode_time_choice(model, tmp_path):
+    """--flips N averages the decoder over N flips: the model's own N decodes as with no flag, any N
+    decodes the same stream to the same size, an N outside 1/2/4/8 is a one-line error."""
+    from vcnlit.checkpoint import load_model
+
+    src = tmp_path / "i.png"
+    Image.fromarray(natural_crop("astronaut", (24, 40))).save(src)
+    assert vcnlit("compress", str(src), str(tmp_path / "a.vcn"), "--model", str(model)).returncode == 0
+    own = load_model(model).system.self_ensemble
+    outs = {}
+    for n in (None, own, 1, 8):
+        name = tmp_path / f"{n}.png"
+        p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(name), "--model", str(model),
+                   *(["--flips", str(n)] if n else []))
+        assert p.returncode == 0, p.stderr
+        outs[n] = name.read_bytes()
+        assert Image.open(name).size == (40, 24)
+    assert outs[None] == outs[own] and outs[1] != outs[8]
+    p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / "x.png"), "--model", str(model), "--flips", "3")
+    assert p.returncode == 2 and "--flips" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -13,6 +13,7 @@ from vcnlit.errors import (
     USER_ERROR_EXIT,
     CheckpointError,
     ConfigError,
+    check_choice,
     exit_on_user_error,
     one_line,
 )
@@ -121,6 +122,7 @@ def _stream_model(data: bytes) -> str:
 
 def decompress(args: argparse.Namespace) -> None:
     from vcnlit.data.images import encode_image, image_format
+    from vcnlit.nets.system import ENSEMBLE_SIZES
 
     src, out = Path(args.input), Path(args.output)
     _check_output(out, args.force)
@@ -130,7 +132,10 @@ def decompress(args: argparse.Namespace) -> None:
     if src.stat().st_size > MAX_STREAM_BYTES:
         raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
     data = src.read_bytes()
-    _, comp = _load(args.model or _stream_model(data), args.tile_size)
+    model, comp = _load(args.model or _stream_model(data), args.tile_size)
+    if args.flips is not None:
+        check_choice("--flips", args.flips, ENSEMBLE_SIZES)
+        model.system.set_self_ensemble(args.flips)
     x = comp.decompress(data)
     _write(out, encode_image(x, suffix), args.force)
     print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
@@ -196,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("output")
     d.add_argument("--model", default=None,
                    help="the model that compressed the file; not needed for a stream made by a zoo model")
+    d.add_argument("--flips", type=int, default=None, metavar="N",
+                   help="average the decoder over N flips of the decoded signal (1, 2, 4 or 8; more: a little "
+                        "better and proportionally slower; any N decodes any stream); default: the model's")
     _common(d)
     d.set_defaults(func=decompress)
     m = sub.add_parser("models", help="list the model zoo")
