@@ -90,3 +90,18 @@ def test_decoder_flips_are_a_decode_time_choice(model, tmp_path):
     p = vcnlit("decompress", str(tmp_path / "a.vcn"), str(tmp_path / "x.png"), "--model", str(model), "--flips", "3")
     assert p.returncode == 2 and "--flips" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_refine_is_an_encoder_choice(model, tmp_path):
+    """--refine N refines the coded signal for the image: another stream, decoded by the same model as any
+    other; --refine with --bpp keeps the size limit; a negative N is a one-line error."""
+    src = tmp_path / "i.png"
+    Image.fromarray(natural_crop("astronaut", (32, 40))).save(src)
+    for name, extra in (("a.vcn", []), ("b.vcn", ["--refine", "3"]), ("c.vcn", ["--refine", "3", "--bpp", "4"])):
+        p = vcnlit("compress", str(src), str(tmp_path / name), "--model", str(model), *extra)
+        assert p.returncode == 0, p.stderr
+        p = vcnlit("decompress", str(tmp_path / name), str(tmp_path / f"{name}.png"), "--model", str(model))
+        assert p.returncode == 0, p.stderr
+    assert (tmp_path / "c.vcn").stat().st_size * 8 <= 4 * 32 * 40
+    p = vcnlit("compress", str(src), str(tmp_path / "d.vcn"), "--model", str(model), "--refine", "-1")
+    assert p.returncode == 2 and "--refine" in p.stderr and not (tmp_path / "d.vcn").exists()

@@ -41,15 +41,19 @@ def _write(path: Path, data: bytes, force: bool) -> None:
     write_bytes(path, data)
 
 
-def _load(model: str | None, tile_size: int | None):
-    """The model (a zoo name, a model.ckpt, or None: the default zoo model) and its Compressor."""
+def _load(model: str | None, tile_size: int | None, refine: int = 0):
+    """The model (a zoo name, a model.ckpt, or None: the default zoo model) and its Compressor (with
+    ``refine`` steps of encoder-side refinement)."""
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
+    from vcnlit.refinement import Refinement, proxy_name
     from vcnlit.zoo import resolve
 
     m = load_model(resolve(model))
     tile = m.tile_size if tile_size is None else tile_size
-    return m, Compressor(m.system, m.codec, tile_size=tile)
+    if refine:
+        proxy_name(m.codec)  # a codec without a differentiable stand-in: one line before any work
+    return m, Compressor(m.system, m.codec, tile_size=tile, refinement=Refinement(steps=refine))
 
 
 def _rate(model, rate: float | None) -> float:
@@ -90,7 +94,7 @@ def compress(args: argparse.Namespace) -> None:
         raise ConfigError("give --rate or --bpp, not both")
     if args.bpp is not None and not (math.isfinite(args.bpp) and args.bpp > 0):
         raise ConfigError(f"--bpp must be a positive number, got {args.bpp:g}")
-    model, comp = _load(args.model, args.tile_size)
+    model, comp = _load(args.model, args.tile_size, args.refine)
     if model.system.channels == 1 and is_colour(args.input):
         log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
                     "(a colour model: --model scic_lowres_rgb)", args.input, model.experiment)
@@ -165,7 +169,7 @@ def models(args: argparse.Namespace) -> None:
     Console(width=max(Console().width, 120)).print(table)
 
 
-def _tile_size(v: str) -> int:
+def _non_negative(v: str) -> int:
     n = int(v)
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
@@ -174,7 +178,7 @@ def _tile_size(v: str) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--tile-size", type=_tile_size, default=None, metavar="N",
+    p.add_argument("--tile-size", type=_non_negative, default=None, metavar="N",
                    help="run the networks on N x N tiles (bounded memory, seam-free); 0: whole image; "
                         "default: the model's eval.tile_size")
 
@@ -193,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--bpp", type=float, default=None,
                    help="the largest file allowed, in bits per pixel: codes at the highest rate within the "
                         "model's trained range whose file fits (instead of --rate)")
+    c.add_argument("--refine", type=_non_negative, default=0, metavar="N",
+                   help="refine the coded signal for this image with N gradient steps (10: about 2 %% fewer "
+                        "bits at equal PSNR, slower encoding; the file decodes as any other); default: 0")
     _common(c)
     c.set_defaults(func=compress)
     d = sub.add_parser("decompress", help=".vcn bitstream -> image (PNG, TIFF, BMP, PPM/PGM or lossless WebP, "

@@ -16,9 +16,12 @@ from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
 from vcnlit.pixels import pad_to_multiple
+from vcnlit.refinement import Refinement, objective, refine_signal
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
 DEFAULT_TILE_SIZE = 1024
+#: encoder-side refinement runs on whole images (memory grows with the pixels): at most this many
+MAX_REFINE_PIXELS = 4_000_000
 #: smaller tile sizes are raised to this (tiny tiles would spend all their time on halos)
 MIN_TILE_SIZE = 32
 
@@ -80,8 +83,10 @@ class Compressor:
         >>> x_hat = comp.decompress(data)                          # doctest: +SKIP
     """
 
-    def __init__(self, system: ResamplingSystem, codec: Codec, tile_size: int | None = DEFAULT_TILE_SIZE) -> None:
+    def __init__(self, system: ResamplingSystem, codec: Codec, tile_size: int | None = DEFAULT_TILE_SIZE,
+                 refinement: Refinement | None = None) -> None:
         self.system, self.codec = system, codec
+        self.refinement = refinement or Refinement()
         self.multiple = system.scale * codec.block
         if tile_size is not None and int(tile_size) < 0:
             raise ConfigError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
@@ -128,6 +133,32 @@ class Compressor:
         return Header(mode=self.codec.mode, codec=self.codec.name, channels=c, height=h, width=w,
                       rate=float(rate), params=self.codec.header_params(c), fingerprint=self.fingerprint)
 
+    def signal(self, x: Tensor, y: Tensor, rate: float) -> Tensor:
+        """The Y to code for one image: the RSN's ``y``, or its refinement (:mod:`vcnlit.refinement`) when
+        ``self.refinement`` has steps and the refined Y's real file and decoded image score better.
+
+        Args:
+            x: the image, (1, C, H, W) in [0, 1].
+            y: ``self.rsn(self.pad(x))``.
+            rate: the codec rate.
+        """
+        opts = self.refinement
+        if not opts.steps:
+            return y
+        if x.shape[-2] * x.shape[-1] > MAX_REFINE_PIXELS:
+            raise ConfigError(f"encoder-side refinement runs on whole images of at most {MAX_REFINE_PIXELS} "
+                              f"pixels; this one has {x.shape[-2] * x.shape[-1]}: refine steps must be 0")
+        refined = refine_signal(self.system, self.codec, x, y, rate, opts)
+        h, w = x.shape[-2:]
+
+        def cost(signal: Tensor) -> float:
+            coded = self.codec.round_trip(signal, [rate])
+            x_hat = self.idn(coded.decoded, self.rate_units([rate], x.device))[..., :h, :w].clamp(0, 1)
+            bits = torch.tensor(8.0 * coded.nbytes[0])
+            return float(objective(torch.mean((x_hat - x) ** 2), bits, opts.rate_weight))
+
+        return refined if cost(refined) < cost(y) else y
+
     @torch.no_grad()
     def round_trip(self, x: Tensor, rate: float | list[float], y: Tensor | None = None) -> RoundTrip:
         """Code a batch for real at one rate (or one rate per image).
@@ -144,6 +175,8 @@ class Compressor:
         h, w = x.shape[-2:]
         rates = list(rate) if isinstance(rate, (list, tuple)) else [float(rate)] * x.shape[0]
         y = self.rsn(self.pad(x)) if y is None else y
+        if self.refinement.steps:
+            y = torch.cat([self.signal(x[i : i + 1], y[i : i + 1], r) for i, r in enumerate(rates)])
         coded = self.codec.round_trip(y, rates)
         x_hat = self.idn(coded.decoded, self.rate_units(rates, x.device))
         sizes = [len(pack(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
@@ -164,7 +197,7 @@ class Compressor:
         if x.dim() != 3 or x.shape[0] != self.system.channels:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
         check_size(x.shape)
-        y = self.rsn(self.pad(x[None]))[0]
+        y = self.signal(x[None], self.rsn(self.pad(x[None])), rate)[0]
         return pack(self.header(x.shape, rate), self.codec.encode(y, rate))
 
     @torch.no_grad()
@@ -204,6 +237,11 @@ class Compressor:
             mid = (small + large) // 2
             small, large = (mid, large) if len(stream(mid)) <= max_bytes else (small, mid)
         best = large if len(stream(large)) <= max_bytes else small
+        if self.refinement.steps:  # refined at the rate found; kept only if it still fits
+            refined = self.signal(x[None], y[None], rates[best])[0]
+            data = pack(self.header(x.shape, rates[best]), self.codec.encode(refined, rates[best]))
+            if len(data) <= max_bytes:
+                return data, rates[best]
         return stream(best), rates[best]
 
     @torch.no_grad()

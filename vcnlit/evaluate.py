@@ -26,6 +26,7 @@ from vcnlit.eval.results import config_note, provenance
 from vcnlit.io import write_json
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import ENSEMBLE_SIZES
+from vcnlit.refinement import Refinement
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     """
     experiment = experiment or cfg.experiment_name
     prov = provenance(OmegaConf.to_container(cfg, resolve=True))
+    refinement = Refinement(**cfg.eval.get("refine", {}))
     rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
-                       tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE))
+                       tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE), refinement=refinement)
     write_json(out_dir / "rd.json", rd)
     if not cfg.eval.get("baseline", True):
         plot = plot_rd([rd], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",

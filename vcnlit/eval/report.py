@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,24 @@ from vcnlit.compressor import DEFAULT_TILE_SIZE, Compressor
 from vcnlit.eval.rd import METRICS, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
 from vcnlit.nets import ResamplingSystem
+from vcnlit.refinement import Refinement
 
 
 def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple[str, Tensor]],
                   rate_points: Sequence[float], name: str, extra_meta: dict[str, Any] | None = None,
-                  progress: bool = True, tile_size: int | None = DEFAULT_TILE_SIZE) -> dict[str, Any]:
-    """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict."""
+                  progress: bool = True, tile_size: int | None = DEFAULT_TILE_SIZE,
+                  refinement: Refinement | None = None) -> dict[str, Any]:
+    """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict; with
+    ``refinement`` steps, every image's Y is refined at each rate before it is coded."""
     system.eval()
     rates = [float(r) for r in rate_points]
-    coder = Compressor(system, codec, tile_size=tile_size)
+    coder = Compressor(system, codec, tile_size=tile_size, refinement=refinement)
     results, by_image = rd_curve(model_code_fn(coder), images, rates, codec.rate_key,
                                  label=name, progress=progress)
     meta = {"experiment": name, "channels": system.channels, "scale": system.scale, "rate_key": codec.rate_key,
             "rate_points": rates, "codec": codec_spec(codec), "images": [n for n, _ in images],
             "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image",
+            **({"refinement": asdict(refinement)} if refinement and refinement.steps else {}),
             **(extra_meta or {})}
     return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)
 

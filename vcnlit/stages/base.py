@@ -6,8 +6,7 @@ import functools
 import logging
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import pytorch_lightning as pl
@@ -27,18 +26,6 @@ log = logging.getLogger(__name__)
 
 #: relative frequencies of training rates: ``[[rate, weight], ...]`` or ``{rate: weight}``
 RateWeights = Mapping[float, float] | Sequence[Sequence[float]]
-
-
-@contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """Temporarily stop gradients into ``module``'s weights (gradients still flow through it)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(module.parameters(), flags):
-            p.requires_grad_(f)
 
 
 #: builds a network's optimizer from its parameters and the stage's ``lr``

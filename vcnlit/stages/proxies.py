@@ -27,8 +27,8 @@ from vcnlit.codecs import Codec
 from vcnlit.codecs.rate_proxy import jpeg_quant_table
 from vcnlit.errors import ConfigError, check_choice
 from vcnlit.nets import ResamplingSystem
+from vcnlit.nets.frozen import frozen
 from vcnlit.pixels import pad_to_multiple
-from vcnlit.stages.base import frozen
 
 #: the config key that picks a proxy
 KEY = "stages.end_to_end.module.rsn_gradient"
