@@ -96,9 +96,15 @@ def render(r: dict[str, Any]) -> str:
                     f"x{stages['end_to_end_shortcut_speedup']:.2f} the images/s of the same stage with the real "
                     "arithmetic coder on every training crop (`end_to_end_real_coder`)."]
     out += ["", "## Encode and decode of one image (s)", ""]
-    out.append(_table(["experiment", "image", "rate", "bpp", "encode", "decode", "encode + decode"],
+    out.append(_table(["experiment", "image", "rate", "bpp", "encode", "decode", "encode + decode",
+                       "encode, refined", "refined / plain"],
                       [[exp, e["image"], e.get("quality", e.get("step")), e["bpp"], e["encode_s"], e["decode_s"],
-                        e["encode_plus_decode_s"]] for exp, e in r["encode_decode"].items()]))
+                        e["encode_plus_decode_s"], e.get("encode_refined_s", ""), e.get("encode_refined_ratio", "")]
+                       for exp, e in r["encode_decode"].items()]))
+    steps = next((e["refine_steps"] for e in r["encode_decode"].values() if "refine_steps" in e), None)
+    if steps:
+        out += ["", f"Refined: `vcnlit compress --refine {steps}` (encoder-side refinement of Y, "
+                "`vcnlit/refinement.py`); the decode does not change."]
     out += ["", "## Full RD curve on the default test images", ""]
     out.append(_table(["experiment", "images", "rate points", "seconds"],
                       [[exp, ", ".join(e["images"]), len(e["rate_points"]), e["seconds"]]

@@ -22,6 +22,7 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert res["training"]["dnnc_lowres"]["end_to_end_real_coder"]["lightning_images_per_s"] > 0
     assert set(res["encode_decode"]) == {"scic_lowres", "scic_fullres", "dnnc_lowres", "dnnc_fullres"}
     assert all(e["encode_s"] > 0 and e["decode_s"] > 0 and e["bpp"] > 0 for e in res["encode_decode"].values())
+    assert all(e["encode_refined_s"] > 0 and e["encode_refined_ratio"] > 1 for e in res["encode_decode"].values())
     assert all(e["seconds"] > 0 for e in res["rd_curve"].values())
     assert res["entropy"]["throughput"]["torchac_encode"] > 0 and res["entropy"]["dnnc"]
     models = res["entropy"]["models"]
