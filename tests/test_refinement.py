@@ -91,3 +91,23 @@ def test_bad_settings_and_codecs_are_refused():
     x = from_uint8(natural_crop("camera", (32, 32)))
     with pytest.raises(ConfigError, match="stand-in"):
         Compressor(_system(1), StandardCodec("webp", 50), refinement=Refinement(steps=1)).compress(x)
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_large_images_are_refined_tile_by_tile(scale):
+    """Tiles (with a halo of Y) cover the whole signal: every tile moves, nothing outside Y's shape, same
+    result twice; the stream decodes."""
+    system, codec = _system(1, scale), CODECS["jpeg"]
+    x = from_uint8(natural_crop("camera", (70, 100)))[None]
+    comp = Compressor(system, codec, tile_size=0)
+    y0 = comp.rsn(comp.pad(x))
+    opts = Refinement(steps=3, lr=2e-3)
+    tiled = refine_signal(system, codec, x, y0, 30.0, opts, tile=32)
+    assert tiled.shape == y0.shape and torch.equal(tiled, refine_signal(system, codec, x, y0, 30.0, opts, tile=32))
+    assert not torch.equal(tiled, refine_signal(system, codec, x, y0, 30.0, opts, tile=0))
+    step = 32 // scale if scale == 1 else 16
+    for r in range(0, y0.shape[-2], step):
+        for c in range(0, y0.shape[-1], step):
+            assert not torch.equal(tiled[..., r : r + step, c : c + step], y0[..., r : r + step, c : c + step]), (r, c)
+    stream = Compressor(system, codec, tile_size=0, refinement=opts).compress(x[0])
+    assert comp.decompress(stream).shape == x[0].shape

@@ -20,8 +20,6 @@ from vcnlit.refinement import Refinement, objective, refine_signal
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
 DEFAULT_TILE_SIZE = 1024
-#: encoder-side refinement runs on whole images (memory grows with the pixels): at most this many
-MAX_REFINE_PIXELS = 4_000_000
 #: smaller tile sizes are raised to this (tiny tiles would spend all their time on halos)
 MIN_TILE_SIZE = 32
 
@@ -145,9 +143,6 @@ class Compressor:
         opts = self.refinement
         if not opts.steps:
             return y
-        if x.shape[-2] * x.shape[-1] > MAX_REFINE_PIXELS:
-            raise ConfigError(f"encoder-side refinement runs on whole images of at most {MAX_REFINE_PIXELS} "
-                              f"pixels; this one has {x.shape[-2] * x.shape[-1]}: refine steps must be 0")
         refined = refine_signal(self.system, self.codec, x, y, rate, opts)
         h, w = x.shape[-2:]
 

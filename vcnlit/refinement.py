@@ -6,8 +6,9 @@ are) that lower ``ln(MSE(IDN(codec(Y)), X)) + rate_weight x ln(estimated bits of
 missing gradient coming from the same stand-ins as the end-to-end stage's
 (:mod:`vcnlit.stages.proxies`: kornia's differentiable JPEG for SCIC, uniform quantisation noise for
 DNNC) and the restored image from the decoder's own self-ensembled IDN. The stream format and the
-decoder do not change; encoding costs about ``steps`` extra decoder passes. The refined Y is kept only
-when its real file and decoded image score better on the same objective than the RSN's own Y.
+decoder do not change; encoding costs about ``steps`` extra decoder passes (forward and backward). Large
+images are refined tile by tile. The refined Y is kept only when its real file and decoded image score
+better on the same objective than the RSN's own Y.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from vcnlit.codecs import Codec
 from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.frozen import frozen
+from vcnlit.nets.receptive import receptive_radius
 
+#: side, in image pixels, of the tiles refinement runs on (peak memory about 2.5 GB per tile at the default model size)
+TILE = 768
+#: tiles and halos of Y are whole multiples of this and of the codec's block (JPEG's 4:2:0 macroblock)
+ALIGN = 16
 #: the proxy for each codec mode/name whose decoded signal has a differentiable stand-in
 _PROXY = {"jpeg": "diffjpeg", "dnnc": "noise"}
 
@@ -71,8 +77,13 @@ def objective(mse: Tensor, bits: Tensor, rate_weight: float) -> Tensor:
 
 
 def refine_signal(system: ResamplingSystem, codec: Codec, x: Tensor, y: Tensor, rate: float,
-                  opts: Refinement) -> Tensor:
-    """Y refined for one image at one rate.
+                  opts: Refinement, tile: int = TILE) -> Tensor:
+    """Y refined for one image at one rate, tile by tile on large images.
+
+    A tile's Y is refined with a halo of Y around it (the IDN's receptive field, in whole codec
+    blocks, so the proxy's blocks are the real codec's), its loss taken on the tile's own pixels; only
+    the tile's own Y is kept. Memory is bounded by the tile; seams cost a little of the gain, never
+    the real check of :meth:`vcnlit.compressor.Compressor.signal`.
 
     Args:
         system: the networks (unchanged; no weight gets a gradient).
@@ -81,23 +92,46 @@ def refine_signal(system: ResamplingSystem, codec: Codec, x: Tensor, y: Tensor, 
         y: the RSN's output for the padded image, (1, C, h, w).
         rate: the codec rate.
         opts: steps, learning rate, rate weight, seed.
+        tile: side of the tiles in image pixels (rounded to whole blocks of Y); 0: the whole image.
 
     Returns:
         The refined Y (same shape, in [0, 1], no gradient).
     """
-    from vcnlit.stages.proxies import build_proxy
-
     if opts.steps == 0:
         return y
+    s, (hy, wy), align = system.scale, y.shape[-2:], math.lcm(ALIGN, codec.block)
+    step = max(align, tile // s // align * align) if tile else max(hy, wy)
+    if hy <= step and wy <= step:
+        return _refine(system, codec, x, y, rate, opts, (0, 0))
+    halo = -(-receptive_radius(system.idn) // align) * align
+    out = y.clone()
+    for r0 in range(0, hy, step):
+        for c0 in range(0, wy, step):
+            r1, c1 = min(r0 + step, hy), min(c0 + step, wy)
+            a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
+            part = y[..., a0 : min(hy, r1 + halo), b0 : min(wy, c1 + halo)]
+            target = x[..., r0 * s : r1 * s, c0 * s : c1 * s]
+            if target.numel() == 0:  # Y of padding only
+                continue
+            done = _refine(system, codec, target, part, rate, opts, ((r0 - a0) * s, (c0 - b0) * s))
+            out[..., r0:r1, c0:c1] = done[..., r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
+    return out
+
+
+def _refine(system: ResamplingSystem, codec: Codec, x: Tensor, y: Tensor, rate: float, opts: Refinement,
+            at: tuple[int, int]) -> Tensor:
+    """Adam steps on ``y``; the loss compares the restored pixels from offset ``at`` on with ``x``."""
+    from vcnlit.stages.proxies import build_proxy
+
     proxy = build_proxy(proxy_name(codec), codec)
-    h, w = x.shape[-2:]
+    (top, left), (h, w) = at, x.shape[-2:]
     unit = torch.tensor([codec.rate_to_unit(rate)], device=y.device)
     y = y.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([y], lr=opts.lr)
     with torch.enable_grad(), frozen(system), torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts.seed)
         for _ in range(int(opts.steps)):
-            out = system.restore(proxy.decoded(y, [rate]), unit)[..., :h, :w]
+            out = system.restore(proxy.decoded(y, [rate]), unit)[..., top : top + h, left : left + w]
             loss = objective(torch.mean((out - x) ** 2), codec.estimated_bits(y, [rate]).sum(), opts.rate_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
