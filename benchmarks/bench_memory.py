@@ -5,7 +5,8 @@
 Generates the image (a photo from scikit-image, resized), saves an untrained model of the
 default size (``model=cpu``, RGB, the config's ``eval.tile_size``) for a low- and a
 full-resolution experiment, and runs each command in a fresh process, reading that process's
-peak resident set size (``ru_maxrss``). ``run`` returns::
+peak resident set size (``VmHWM`` of /proc/self/status on Linux: unlike ``ru_maxrss``, it does not
+carry over the RSS of the benchmark process that started it; ``ru_maxrss`` elsewhere). ``run`` returns::
 
     {"image": "3840x2160", "limit_mb": 2500, "tile_size": 512,
      "<experiment>": {"compress_mb", "decompress_mb", "compress_s", "decompress_s", "bytes", "bpp"}, ...}
@@ -39,9 +40,11 @@ from vcnlit.io import write_json
 SIZE, QUICK_SIZE = (3840, 2160), (480, 270)  # (width, height)
 EXPERIMENTS = ("scic_lowres", "scic_fullres")
 LIMIT_MB = 2500
-#: a child process: run the CLI, then print its own peak RSS (KiB on Linux)
-_CHILD = ("import resource, sys\nfrom vcnlit.cli import main\nrc = main(sys.argv[1:])\n"
-          "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+#: a child process: run the CLI, then print its own peak RSS in KiB (Linux's ru_maxrss keeps the peak of
+#: the process it was forked from, so VmHWM, the peak of its own address space, where there is one)
+_CHILD = ("import re, resource, sys\nfrom pathlib import Path\nfrom vcnlit.cli import main\nrc = main(sys.argv[1:])\n"
+          "st = Path('/proc/self/status')\nm = re.search(r'VmHWM:\\s*(\\d+)', st.read_text()) if st.exists() else None\n"
+          "print('MAXRSS', m.group(1) if m else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
 
 
 def make_image(path: Path, size: tuple[int, int]) -> Path:
