@@ -84,3 +84,14 @@ def run_module(module: str, *args: str, cwd: Path = ROOT, timeout: int = 300) ->
 
 def data_overrides(dirs: dict[str, Path]) -> list[str]:
     return [f"data.{k}_dir={v}" for k, v in dirs.items()]
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (results that must not depend on the thread count; less contention)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

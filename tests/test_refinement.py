@@ -16,12 +16,7 @@ from vcnlit.refinement import Refinement, proxy_name, refine_signal
 CODECS = {"jpeg": StandardCodec("jpeg", 30), "dnnc": DnncCodec(12.0)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _system(channels: int, scale: int = 2) -> ResamplingSystem:

@@ -15,12 +15,7 @@ NETS = [dict(width=8, rsn_depth=1, idn_depth=1, outer_kernel=3),
         dict(width=8, rsn_depth=1, idn_depth=2, outer_kernel=5, block="residual", upsample="pixel_shuffle")]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("scale", [1, 2])
