@@ -198,8 +198,9 @@ def parser() -> argparse.ArgumentParser:
                    help="the largest file allowed, in bits per pixel: codes at the highest rate within the "
                         "model's trained range whose file fits (instead of --rate)")
     c.add_argument("--refine", type=_non_negative, default=0, metavar="N",
-                   help="refine the coded signal for this image with N gradient steps (10: about 2 %% fewer "
-                        "bits at equal PSNR, slower encoding; the file decodes as any other); default: 0")
+                   help="refine the coded signal for this image with N gradient steps (10: 2-4.5 %% fewer bits "
+                        "at equal PSNR with the JPEG-based models, under 1 %% with DNNC's, for 25-50x the encode "
+                        "time; the file decodes as any other); default: 0")
     _common(c)
     c.set_defaults(func=compress)
     d = sub.add_parser("decompress", help=".vcn bitstream -> image (PNG, TIFF, BMP, PPM/PGM or lossless WebP, "
