@@ -25,7 +25,8 @@ from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.frozen import frozen
 from vcnlit.nets.receptive import receptive_radius
 
-#: side, in image pixels, of the tiles refinement runs on (peak memory about 2.5 GB per tile at the default model size)
+#: side, in image pixels, of the tiles refinement runs on (peak memory per tile at the default model size,
+#: measured: about 1.5 GB gray, 2-3 GB colour)
 TILE = 768
 #: tiles and halos of Y are whole multiples of this and of the codec's block (JPEG's 4:2:0 macroblock)
 ALIGN = 16
