@@ -48,6 +48,13 @@ def test_smoke_pipeline(exp, image_dirs, tmp_path):
     rd3 = _check_rd(tmp_path / "eval1" / "rd.json", channels)
     assert rd3["results"]["bpp"] == rd2["results"]["bpp"]
     assert (rd3["results"]["psnr"] == rd2["results"]["psnr"]) == ("fullres" in exp)
+    # encoder settings change at evaluation (vcnlit's JPEG encoder in colour; DNNC's own); same decoder
+    if exp in ("scic_lowres_rgb", "dnnc_lowres"):
+        p = run_module("vcnlit.evaluate", f"ckpt_path={run / 'model.ckpt'}", f"data.test_dir={image_dirs['val']}",
+                       "encoder.deadzone=0.45", "encoder.deadzone_hf=0.2", f"hydra.run.dir={tmp_path / 'eval_dz'}")
+        assert p.returncode == 0, p.stderr[-3000:]
+        codec = _check_rd(tmp_path / "eval_dz" / "rd.json", channels)["meta"]["codec"]
+        assert (codec["deadzone"], codec["deadzone_hf"]) == (0.45, 0.2)
 
     # a finished run is not overwritten by accident
     p = run_module("vcnlit.run", f"+experiment={exp}", "debug=smoke", "logger=none", f"hydra.run.dir={run}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from vcnlit.codecs import Codec
+from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import DEFAULT_TILE_SIZE
 from vcnlit.errors import ConfigError, check_choice, exit_on_user_error
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
@@ -98,6 +100,15 @@ def model_path(cfg: DictConfig) -> Path:
     return resolve(str(cfg.zoo))
 
 
+def with_encoder(codec: Codec, settings: Mapping[str, Any] | None) -> Codec:
+    """``codec`` with the encoder settings that are not None in ``settings`` changed (its streams decode
+    with the same decoder)."""
+    changed = {k: v for k, v in (settings or {}).items() if v is not None}
+    if not changed:
+        return codec
+    return build_codec({**codec_spec(codec), **changed})
+
+
 def zoo_alias(argv: list[str]) -> list[str]:
     """``model=NAME`` on the command line names a zoo model: Hydra would read ``model`` as the training
     config's group, so it becomes ``zoo=NAME`` before Hydra parses the command line."""
@@ -116,6 +127,7 @@ def main(cfg: DictConfig) -> None:
         cfg.eval.note = cfg.eval.note or config_note(model.meta.get("config"))  # a smoke-trained model's
         if ensemble is not None:
             model.system.set_self_ensemble(int(ensemble))
+        model.codec = with_encoder(model.codec, cfg.get("encoder"))
         images = test_images(cfg, model.system.channels)
         evaluate_and_write(model.system, model.codec, images, cfg, Path(cfg.paths.run_dir),
                            experiment=model.experiment)

@@ -94,3 +94,12 @@ def dct_bands(x: Tensor, block: int = 8) -> Tensor:
 def idct_bands(bands: Tensor, height: int, width: int, block: int = 8) -> Tensor:
     """Inverse of :func:`dct_bands`: bands -> (..., C, H, W) signal."""
     return block_idct(from_bands(bands, height, width, block), block)
+
+
+def rounding_offsets(offset_dc: float, offset_hf: float | None = None, block: int = 8) -> Tensor:
+    """The quantiser's rounding offset of each band ``u * block + v``: ``offset_dc`` at DC, running linearly in
+    ``u + v`` to ``offset_hf`` at the highest band (None: ``offset_dc`` everywhere); 0.5 is plain rounding."""
+    band = torch.arange(block * block, dtype=torch.float64)
+    u, v = band // block, band % block
+    hf = offset_dc if offset_hf is None else offset_hf
+    return offset_dc + (hf - offset_dc) * (u + v) / max(2 * block - 2, 1)

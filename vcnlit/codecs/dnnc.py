@@ -11,7 +11,7 @@ from torch import Tensor
 
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.byteio import ByteReader, put_varint
-from vcnlit.codecs.dct import dct_bands, idct_bands
+from vcnlit.codecs.dct import dct_bands, idct_bands, rounding_offsets
 from vcnlit.codecs.entropy import decode_planes, decode_symbols, encode_planes, encode_symbols
 from vcnlit.codecs.rate_proxy import JPEG_CHROMA_TABLE, JPEG_LUMA_TABLE
 from vcnlit.errors import ConfigError, check_choice
@@ -85,10 +85,7 @@ class DnncCodec(Codec):
         for key, v in (("deadzone", self.deadzone), ("deadzone_hf", self.deadzone_hf)):
             if v is not None and not 0 < v <= 0.5:
                 raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
-        band = torch.arange(self.block**2, dtype=torch.float64)
-        u, v = band // self.block, band % self.block
-        slope = (self.deadzone if self.deadzone_hf is None else self.deadzone_hf) - self.deadzone
-        self._offset = self.deadzone + slope * (u + v) / max(2 * self.block - 2, 1)  # per band
+        self._offset = rounding_offsets(self.deadzone, self.deadzone_hf, self.block)  # per band
         self.qmatrix_power = float(qmatrix_power)
         if not math.isfinite(self.qmatrix_power):
             raise ConfigError(f"codec.qmatrix_power must be finite, got {qmatrix_power}")

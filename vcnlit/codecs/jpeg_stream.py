@@ -16,6 +16,7 @@ entropy-coded data.
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from vcnlit.codecs.byteio import ByteReader, put_varint
 from vcnlit.codecs.rate_proxy import jpeg_quant_table
@@ -35,6 +36,7 @@ def segment(marker: int, body: bytes) -> bytes:
     return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
+@lru_cache(maxsize=512)
 def frame_headers(layout: int, height: int, width: int, quality: int, qtables: str = "standard") -> tuple[bytes, bytes]:
     """(SOI .. SOF0, SOS) of a baseline stream: what a compact stream leaves out around its tables
     (``qtables``: the quantisation table set, :data:`~vcnlit.codecs.rate_proxy.JPEG_TABLES`)."""

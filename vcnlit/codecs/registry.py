@@ -28,7 +28,7 @@ def build_codec(spec: dict[str, Any], rate: float | None = None) -> Codec:
         return DnncCodec(step=float(step), **_only(spec, DNNC_KEYS))
     quality = rate if rate is not None else spec.pop("quality", 20)
     spec.pop("quality", None)
-    return StandardCodec(format=fmt, quality=float(quality), **_only(spec, ("optimize", "subsampling", "tables")))
+    return StandardCodec(format=fmt, quality=float(quality), **_only(spec, ("optimize", "subsampling", "tables", "deadzone", "deadzone_hf")))
 
 
 def _only(spec: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from PIL import Image, features
 from torch import Tensor
 
 from vcnlit.codecs.base import Codec
+from vcnlit.codecs.dct import rounding_offsets
+from vcnlit.codecs.jpeg_encoder import encode_jpeg
 from vcnlit.codecs.rate_proxy import JPEG_TABLES, jpeg_quant_table
 from vcnlit.errors import ConfigError, check_choice
 from vcnlit.pixels import from_uint8, to_uint8
@@ -21,6 +23,10 @@ _FORMATS: dict[str, tuple[str, float, float]] = {
     "webp": ("WEBP", 0, 100),
     "avif": ("AVIF", 0, 100),
 }
+
+
+#: settings of the JPEG encoder alone (recorded in model files and results, not in bitstream headers)
+ENCODER_ONLY = ("deadzone", "deadzone_hf")
 
 
 class StandardCodec(Codec):
@@ -37,6 +43,12 @@ class StandardCodec(Codec):
         tables: JPEG only: quantisation tables, ``standard`` (the standard's, scaled by libjpeg's quality
             rule) or ``psnr`` (:data:`~vcnlit.codecs.rate_proxy.PSNR_TABLE`, the same scaling); either way
             the stream is baseline JPEG that any viewer opens.
+        deadzone: JPEG only: None codes through libjpeg (Pillow), which rounds each DCT coefficient to the
+            nearest step; a value in (0, 0.5] codes through vcnlit's own encoder
+            (:mod:`~vcnlit.codecs.jpeg_encoder`) with this rounding offset at DC, ``floor(|c| / q + offset)``:
+            a dead zone, fewer bits for little squared error. The stream is baseline JPEG either way.
+        deadzone_hf: the offset at the highest band, linear in ``u + v`` in between (None: ``deadzone``
+            everywhere). Both are encoder settings: a decoder needs neither.
         threads: images of a batch coded in parallel.
     """
 
@@ -50,6 +62,8 @@ class StandardCodec(Codec):
         optimize: bool = True,
         subsampling: int = 2,
         tables: str = "standard",
+        deadzone: float | None = None,
+        deadzone_hf: float | None = None,
         threads: int = 1,
     ) -> None:
         fmt = format.lower()
@@ -57,6 +71,13 @@ class StandardCodec(Codec):
         check_choice("codec.tables", tables, sorted(JPEG_TABLES))
         if tables != "standard" and fmt != "jpeg":
             raise ConfigError(f"codec.tables={tables} is a JPEG setting; {fmt} has no quantisation tables")
+        if fmt != "jpeg" and (deadzone is not None or deadzone_hf is not None):
+            raise ConfigError(f"codec.deadzone is a setting of vcnlit's JPEG encoder; {fmt} has none")
+        if deadzone is None and deadzone_hf is not None:
+            raise ConfigError("codec.deadzone_hf needs codec.deadzone (the offset at DC)")
+        for key, v in (("deadzone", deadzone), ("deadzone_hf", deadzone_hf)):
+            if v is not None and not 0 < v <= 0.5:
+                raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
         pil_name = _FORMATS[fmt][0]
         feature = {"jpeg2000": "jpg_2000", "webp": "webp", "avif": "avif"}.get(fmt)
         if feature and not features.check(feature):
@@ -70,11 +91,15 @@ class StandardCodec(Codec):
         #: Pillow's ``qtables`` (base tables in natural order; libjpeg scales them by the quality), or None
         self._qtables = None if tables == "standard" else [[v for row in t for v in row] for t in JPEG_TABLES[tables]]
         self.lo, self.hi = _FORMATS[fmt][1:]
+        self.deadzone = None if deadzone is None else float(deadzone)
+        self.deadzone_hf = None if deadzone_hf is None else float(deadzone_hf)
+        self._offsets = None if self.deadzone is None else rounding_offsets(self.deadzone, self.deadzone_hf)
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"format": self.name}
         if self.name == "jpeg":
             p.update(optimize=self.optimize, subsampling=self.subsampling, **self.header_params())
+            p.update({k: getattr(self, k) for k in ENCODER_ONLY if getattr(self, k) is not None})
         return p
 
     def header_params(self, channels: int | None = None) -> dict[str, Any]:
@@ -107,6 +132,9 @@ class StandardCodec(Codec):
         return {"quality": round(q)}  # avif
 
     def encode(self, y: Tensor, rate: float | None = None) -> bytes:
+        if self._offsets is not None:
+            kw = self._save_kwargs(self.rate if rate is None else rate)
+            return encode_jpeg(y, kw["quality"], self._offsets, self.tables, self.subsampling)
         buf = io.BytesIO()
         Image.fromarray(to_uint8(y)).save(buf, format=self.format, **self._save_kwargs(self.rate if rate is None else rate))
         return buf.getvalue()

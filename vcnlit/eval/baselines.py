@@ -16,6 +16,7 @@ from torch import Tensor
 
 from vcnlit.codecs import Codec, Header, pack
 from vcnlit.codecs.registry import build_codec, codec_spec
+from vcnlit.codecs.standard import ENCODER_ONLY
 from vcnlit.compressor import Compressor
 from vcnlit.eval.rd import CodeFn, codec_code_fn, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
@@ -23,11 +24,17 @@ from vcnlit.nets import resize
 
 
 def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
-    """The plain codec a model is compared with: its own standard codec and encoder settings (SCIC), with the
-    standard's quantisation tables (the JPEG people use, whatever tables the model codes with), else JPEG."""
+    """The plain codec a model is compared with: its own standard codec and settings (SCIC), with the
+    standard's quantisation tables and libjpeg's encoder (the JPEG people use, whatever tables and encoder the
+    model codes with), else JPEG."""
     if codec.mode != "scic":
         return {"format": "jpeg", "optimize": True}
-    return {k: v for k, v in codec_spec(codec).items() if k != "tables"}
+    return {k: v for k, v in codec_spec(codec).items() if k not in ("tables", *ENCODER_ONLY)}
+
+
+def _encoder(codec: Codec) -> str:
+    """Who writes the codec's streams: Pillow's libraries, or vcnlit's own JPEG encoder (``codec.deadzone``)."""
+    return "vcnlit's dead-zone encoder" if getattr(codec, "deadzone", None) is not None else "Pillow"
 
 
 class Baseline(ABC):
@@ -69,7 +76,7 @@ class CodecBaseline(Baseline):
                  table_points: Sequence[float] | None = None, container: bool = False) -> None:
         self.codec = build_codec(dict(codec), rate=float(points[0]))
         self.container = bool(container)
-        super().__init__(name, points, description or f"plain {self.codec.name} (Pillow) {codec_spec(self.codec)}",
+        super().__init__(name, points, description or f"plain {self.codec.name} ({_encoder(self.codec)}) {codec_spec(self.codec)}",
                          table_points)
 
     def code_fn(self) -> CodeFn:
