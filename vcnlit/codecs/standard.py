@@ -46,7 +46,8 @@ class StandardCodec(Codec):
         deadzone: JPEG only: None codes through libjpeg (Pillow), which rounds each DCT coefficient to the
             nearest step; a value in (0, 0.5] codes through vcnlit's own encoder
             (:mod:`~vcnlit.codecs.jpeg_encoder`) with this rounding offset at DC, ``floor(|c| / q + offset)``:
-            a dead zone, fewer bits for little squared error. The stream is baseline JPEG either way.
+            a dead zone, fewer bits for little squared error. The stream is baseline JPEG either way (with the
+            standard's Huffman tables: ``optimize`` does not apply; a ``.vcn`` file recompresses them anyway).
         deadzone_hf: the offset at the highest band, linear in ``u + v`` in between (None: ``deadzone``
             everywhere). Both are encoder settings: a decoder needs neither.
         threads: images of a batch coded in parallel.
