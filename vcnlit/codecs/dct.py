@@ -15,6 +15,8 @@ import math
 import torch
 from torch import Tensor
 
+from vcnlit.errors import ConfigError
+
 
 def dct_matrix(n: int = 8, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
     """The orthonormal DCT-II matrix ``D`` (``D @ D.T == I``): row ``k`` is frequency ``k``."""
@@ -96,9 +98,18 @@ def idct_bands(bands: Tensor, height: int, width: int, block: int = 8) -> Tensor
     return block_idct(from_bands(bands, height, width, block), block)
 
 
+#: the settings of a dead-zone quantiser (``codec.deadzone``, ``codec.deadzone_hf``): the encoder's alone, kept out
+#: of bitstream headers
+ENCODER_ONLY = ("deadzone", "deadzone_hf")
+
+
 def rounding_offsets(offset_dc: float, offset_hf: float | None = None, block: int = 8) -> Tensor:
     """The quantiser's rounding offset of each band ``u * block + v``: ``offset_dc`` at DC, running linearly in
-    ``u + v`` to ``offset_hf`` at the highest band (None: ``offset_dc`` everywhere); 0.5 is plain rounding."""
+    ``u + v`` to ``offset_hf`` at the highest band (None: ``offset_dc`` everywhere); 0.5 is plain rounding.
+    ConfigError (named as ``codec.deadzone``, ``codec.deadzone_hf``) for an offset outside (0, 0.5]."""
+    for key, v in zip(ENCODER_ONLY, (offset_dc, offset_hf)):
+        if v is not None and not 0 < v <= 0.5:
+            raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
     band = torch.arange(block * block, dtype=torch.float64)
     u, v = band // block, band % block
     hf = offset_dc if offset_hf is None else offset_hf

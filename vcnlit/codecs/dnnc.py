@@ -11,7 +11,7 @@ from torch import Tensor
 
 from vcnlit.codecs.base import Codec
 from vcnlit.codecs.byteio import ByteReader, put_varint
-from vcnlit.codecs.dct import dct_bands, idct_bands, rounding_offsets
+from vcnlit.codecs.dct import ENCODER_ONLY, dct_bands, idct_bands, rounding_offsets
 from vcnlit.codecs.entropy import decode_planes, decode_symbols, encode_planes, encode_symbols
 from vcnlit.codecs.rate_proxy import JPEG_CHROMA_TABLE, JPEG_LUMA_TABLE
 from vcnlit.errors import ConfigError, check_choice
@@ -27,8 +27,6 @@ COLOURS = ("rgb", "ycbcr", "ycbcr420")
 CENTRE = (128.0, 127.5)
 #: the first format's settings: what a stream whose header names none of these was coded with
 LEGACY = {"entropy": "band", "colour": "rgb", "deadzone": 0.5, "deadzone_hf": None, "qmatrix_power": 1.0}
-#: settings only the encoder uses (kept out of bitstream headers)
-ENCODER_ONLY = ("deadzone", "deadzone_hf")
 
 
 class DnncCodec(Codec):
@@ -82,9 +80,6 @@ class DnncCodec(Codec):
         self.entropy, self.colour = entropy, colour
         self.deadzone = float(deadzone)
         self.deadzone_hf = None if deadzone_hf is None else float(deadzone_hf)
-        for key, v in (("deadzone", self.deadzone), ("deadzone_hf", self.deadzone_hf)):
-            if v is not None and not 0 < v <= 0.5:
-                raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
         self._offset = rounding_offsets(self.deadzone, self.deadzone_hf, self.block)  # per band
         self.qmatrix_power = float(qmatrix_power)
         if not math.isfinite(self.qmatrix_power):

@@ -22,7 +22,7 @@ import numpy as np
 from torch import Tensor
 
 from vcnlit.codecs.dct import dct_matrix
-from vcnlit.codecs.jpeg_transcode import MAX_AC, MAX_DC, plane_shapes, rebuild
+from vcnlit.codecs.jpeg_transcode import MAX_AC, plane_shapes, rebuild
 from vcnlit.codecs.rate_proxy import jpeg_quant_table
 from vcnlit.pixels import to_uint8
 
@@ -74,5 +74,5 @@ def encode_jpeg(y: Tensor, quality: int, offsets: Tensor, tables: str = "standar
         c = _block_dct(plane, rows, cols)
         q = _steps(int(quality), k > 0, tables)
         n = np.sign(c) * np.floor(np.abs(c) / q + off)
-        coded.append(np.clip(n, -min(MAX_AC, MAX_DC), min(MAX_AC, MAX_DC)).astype(np.int32))
+        coded.append(np.clip(n, -MAX_AC, MAX_AC).astype(np.int32))  # MAX_DC is the same 1023
     return rebuild(layout, h, w, int(quality), coded, tables)

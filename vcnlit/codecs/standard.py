@@ -10,7 +10,7 @@ from PIL import Image, features
 from torch import Tensor
 
 from vcnlit.codecs.base import Codec
-from vcnlit.codecs.dct import rounding_offsets
+from vcnlit.codecs.dct import ENCODER_ONLY, rounding_offsets
 from vcnlit.codecs.jpeg_encoder import encode_jpeg
 from vcnlit.codecs.rate_proxy import JPEG_TABLES, jpeg_quant_table
 from vcnlit.errors import ConfigError, check_choice
@@ -23,10 +23,6 @@ _FORMATS: dict[str, tuple[str, float, float]] = {
     "webp": ("WEBP", 0, 100),
     "avif": ("AVIF", 0, 100),
 }
-
-
-#: settings of the JPEG encoder alone (recorded in model files and results, not in bitstream headers)
-ENCODER_ONLY = ("deadzone", "deadzone_hf")
 
 
 class StandardCodec(Codec):
@@ -76,9 +72,6 @@ class StandardCodec(Codec):
             raise ConfigError(f"codec.deadzone is a setting of vcnlit's JPEG encoder; {fmt} has none")
         if deadzone is None and deadzone_hf is not None:
             raise ConfigError("codec.deadzone_hf needs codec.deadzone (the offset at DC)")
-        for key, v in (("deadzone", deadzone), ("deadzone_hf", deadzone_hf)):
-            if v is not None and not 0 < v <= 0.5:
-                raise ConfigError(f"codec.{key} must be in (0, 0.5], got {v}")
         pil_name = _FORMATS[fmt][0]
         feature = {"jpeg2000": "jpg_2000", "webp": "webp", "avif": "avif"}.get(fmt)
         if feature and not features.check(feature):
@@ -94,6 +87,7 @@ class StandardCodec(Codec):
         self.lo, self.hi = _FORMATS[fmt][1:]
         self.deadzone = None if deadzone is None else float(deadzone)
         self.deadzone_hf = None if deadzone_hf is None else float(deadzone_hf)
+        #: the dead-zone quantiser's per-band offsets (checked here, before any coding), or None: libjpeg
         self._offsets = None if self.deadzone is None else rounding_offsets(self.deadzone, self.deadzone_hf)
 
     def params(self) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from vcnlit.codecs import Codec, Header, pack
+from vcnlit.codecs.dct import ENCODER_ONLY
 from vcnlit.codecs.registry import build_codec, codec_spec
-from vcnlit.codecs.standard import ENCODER_ONLY
 from vcnlit.compressor import Compressor
 from vcnlit.eval.rd import CodeFn, codec_code_fn, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
