@@ -18,6 +18,7 @@ import torch
 from hydra.utils import instantiate
 
 from benchmarks.common import build, experiment_config
+from vcnlit.precision import fast_bf16
 from vcnlit.stages import Stage
 
 #: experiments whose stages are timed: the default (SCIC) and its DNNC twin
@@ -75,7 +76,9 @@ def _lightning(stage: Stage, cfg, dm, steps: int, skip: int, codec: TimedCodec) 
     return clock.t1 - clock.t0, codec.seconds
 
 
-def _plain(stage: Stage, dm, steps: int, skip: int, codec: TimedCodec) -> tuple[float, float]:
+def _plain(stage: Stage, dm, steps: int, skip: int, codec: TimedCodec, precision: str) -> tuple[float, float]:
+    """The same steps in a plain loop, under the autocast that Lightning's ``precision`` would set."""
+    bf16 = str(precision).startswith("bf16")
     opts, scheds = stage.configure_optimizers()
     stage.use_optimizers(opts)
     stage.on_fit_start()
@@ -85,7 +88,8 @@ def _plain(stage: Stage, dm, steps: int, skip: int, codec: TimedCodec) -> tuple[
         if i == skip:
             codec.seconds = 0.0
             t0 = time.perf_counter()
-        stage.step(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            stage.step(x)
         for s in scheds:
             s["scheduler"].step()
         if i == steps - 1:
@@ -110,7 +114,7 @@ def time_stage(cfg, name: str, reps: int, steps: int, skip: int, shortcut: bool 
             pl.seed_everything(int(cfg.seed), verbose=False)
             stage = instantiate(cfg.stages[name].module, system=system, codec=timed)
             wall, in_codec = (_lightning(stage, cfg, dm, steps, skip, timed) if loop == "lightning"
-                              else _plain(stage, dm, steps, skip, timed))
+                              else _plain(stage, dm, steps, skip, timed, cfg.trainer.precision))
             per_step[loop].append(wall / (steps - skip))
             share[loop].append(in_codec / wall)
     batch = int(cfg.data.batch_size)
@@ -122,6 +126,22 @@ def time_stage(cfg, name: str, reps: int, steps: int, skip: int, shortcut: bool 
     if "plain" in loops and "lightning" in loops:
         # per-repetition ratios (each pair ran back to back), then their median
         out["lightning_overhead"] = statistics.median(a / b for a, b in zip(per_step["lightning"], per_step["plain"]))
+    return out
+
+
+def precision_speedup(quick: bool = False) -> dict[str, Any]:
+    """Images/s of scic_lowres's stages under Lightning in ``bf16-mixed`` over ``32-true`` (same run, same
+    data); where the CPU has no bfloat16 hardware (:func:`vcnlit.precision.fast_bf16`) only that is recorded."""
+    reps, steps, skip = (1, 2, 1) if quick else (3, 10, 2)
+    if not fast_bf16():
+        return {"fast_bf16": False}
+    out: dict[str, Any] = {"fast_bf16": True}
+    cfgs = {p: experiment_config("scic_lowres", quick, [f"trainer.precision={p}"]) for p in ("32-true", "bf16-mixed")}
+    for name in cfgs["32-true"].stages.order:
+        speed = {p: time_stage(cfg, name, reps, steps, skip, loops=("lightning",))["lightning_images_per_s"]
+                 for p, cfg in cfgs.items()}
+        out[name] = speed["bf16-mixed"] / speed["32-true"]
+        print(f"scic_lowres  {name:<12} bf16-mixed / 32-true images/s x{out[name]:.2f}", flush=True)
     return out
 
 

@@ -15,6 +15,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from vcnlit.sweeps import register_resolvers
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ("scic_lowres", "scic_fullres", "dnnc_lowres", "dnnc_fullres")
 #: tiny networks and crops (the smoke config's) for --quick
@@ -36,6 +38,7 @@ def median_time(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
 def experiment_config(name: str, quick: bool, overrides: list[str] | None = None) -> DictConfig:
     """The composed training config of an experiment (default model size unless ``quick``)."""
     extra = [*(QUICK_OVERRIDES if quick else []), "logger=none", *(overrides or [])]
+    register_resolvers()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"+experiment={name}", *extra])
 

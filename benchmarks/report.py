@@ -95,6 +95,13 @@ def render(r: dict[str, Any]) -> str:
             out += ["", f"{exp}: the end-to-end stage with the exact DNNC shortcut runs "
                     f"x{stages['end_to_end_shortcut_speedup']:.2f} the images/s of the same stage with the real "
                     "arithmetic coder on every training crop (`end_to_end_real_coder`)."]
+    prec = r.get("precision") or {}
+    if prec.get("fast_bf16"):
+        speed = ", ".join(f"{k} x{v:.2f}" for k, v in prec.items() if k != "fast_bf16")
+        out += ["", f"scic_lowres under Lightning, `trainer.precision=bf16-mixed` (the default on this CPU) against "
+                f"`32-true`, images/s: {speed}."]
+    elif prec:
+        out += ["", "This CPU has no bfloat16 hardware: training runs in float32 (`trainer.precision=32-true`)."]
     out += ["", "## Encode and decode of one image (s)", ""]
     out.append(_table(["experiment", "image", "rate", "bpp", "encode", "decode", "encode + decode",
                        "encode, refined", "refined / plain"],

@@ -23,7 +23,7 @@ from vcnlit.io import write_json
 
 HERE = Path(__file__).resolve().parent
 #: top-level keys of results.json, each one figure group of the issue
-FIGURES = ("training", "encode_decode", "rd_curve", "entropy", "memory")
+FIGURES = ("training", "precision", "encode_decode", "rd_curve", "entropy", "memory")
 
 
 def _memory(quick: bool) -> dict[str, Any]:
@@ -44,6 +44,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
     }
     sections = {
         "training": lambda: bench_training.run(quick),
+        "precision": lambda: bench_training.precision_speedup(quick),
         "codec": lambda: bench_codec.run(quick),
         "entropy": lambda: bench_entropy.run(quick),
         "memory": lambda: _memory(quick),

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from vcnlit.stages import Stage
+from vcnlit.sweeps import register_resolvers
 
 #: the paper's four settings: standard codec (SCIC) or block DCT + torchac (DNNC), half or full size
 PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
@@ -20,6 +21,7 @@ EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER])
 
 
 def _compose(overrides):
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
@@ -87,8 +89,6 @@ def test_a_bare_run_does_not_borrow_an_experiment_name():
 #: what a colour experiment sets apart from channels and name: scic_lowres_rgb keeps the paper's
 #: end-to-end objective (conf/stages/lowres.yaml), scic_lowres has the rate-aware log objective
 COLOUR_RECIPE = {"scic_lowres": {"lr": 2.0e-5, "rd_domain": "linear", "rate_weight": 0.0}}
-#: and the nets of scic_lowres_rgb: residual blocks, sub-pixel up-sampling
-COLOUR_NETS = {"scic_lowres": {"block": "residual", "upsample": "pixel_shuffle"}}
 
 
 def test_colour_experiments_differ_from_theirs_only_in_channels_name_and_stated_recipe():
@@ -101,8 +101,6 @@ def test_colour_experiments_differ_from_theirs_only_in_channels_name_and_stated_
         for key, value in COLOUR_RECIPE.get(exp, {}).items():
             assert rgb["stages"]["end_to_end"]["module"].pop(key) == value
             assert gray["stages"]["end_to_end"]["module"].pop(key) != value
-        for key, value in COLOUR_NETS.get(exp, {}).items():
-            assert rgb["model"].pop(key) == value and gray["model"].pop(key) != value
         assert rgb["model"].pop("channels") == 3 and gray["model"].pop("channels") == 1
         assert rgb == gray, exp
 
@@ -148,12 +146,11 @@ def test_residual_lowres_preset_is_cpu_lowres_with_residual_blocks():
         {k: v for k, v in plain.items() if k not in ("block", "upsample")}
 
 
-def test_long_recipe_is_scic_lowres_with_residual_nets_and_twice_the_steps():
-    """+experiment=scic_lowres_long = scic_lowres + model=cpu_lowres_residual + stages.steps_scale=2."""
+def test_long_recipe_is_scic_lowres_with_twice_the_steps():
+    """+experiment=scic_lowres_long = scic_lowres (residual nets) + stages.steps_scale=2."""
     long = OmegaConf.to_container(_compose(["+experiment=scic_lowres_long"]), resolve=False)
-    same = OmegaConf.to_container(_compose(["+experiment=scic_lowres", "model=cpu_lowres_residual",
-                                            "stages.steps_scale=2"]), resolve=False)
+    same = OmegaConf.to_container(_compose(["+experiment=scic_lowres", "stages.steps_scale=2"]), resolve=False)
     for cfg in (long, same):
         cfg.pop("hydra")
     assert long.pop("experiment_name") == "scic_lowres_long" and same.pop("experiment_name") == "scic_lowres"
-    assert long == same
+    assert long == same and long["model"]["block"] == "residual"

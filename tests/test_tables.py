@@ -110,7 +110,10 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
 def test_training_config_keeps_what_decides_the_model():
     cfg = {"seed": 1, "paths": {"run_dir": "D"}, "logger": {"project": "p"}, "codec": {"quality": 20},
            "data": {"patch_size": 64, "test_dir": "T", "max_eval_images": 2}, "stages": {"order": ["a"]}}
-    assert training_config(cfg) == {"seed": 1, "codec.quality": 20, "data.patch_size": 64, "stages.order": ["a"]}
+    assert training_config(cfg) == {"seed": 1, "codec.quality": 20, "data.patch_size": 64, "stages.order": ["a"],
+                                    "trainer.precision": "32-true"}  # float32 where a config does not say
+    bf16 = training_config({**cfg, "trainer": {"precision": "bf16-mixed", "devices": 1}})
+    assert bf16["trainer.precision"] == "bf16-mixed" and "trainer.devices" not in bf16
 
 
 def test_run_config_of_an_unknown_experiment_is_a_one_line_error():

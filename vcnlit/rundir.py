@@ -77,6 +77,8 @@ def training_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     keep = {k: cfg[k] for k in TRAINING_KEYS if k in cfg}
     keep["data"] = {k: v for k, v in (keep.get("data") or {}).items() if k not in DATA_NOT_TRAINING}
+    # the arithmetic the networks trained in (bfloat16 or float32); configs from before it was set: float32
+    keep["trainer"] = {"precision": str((cfg.get("trainer") or {}).get("precision") or "32-true")}
     return flat(keep, "")
 
 
@@ -131,7 +133,7 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
     """
     prev = read_marker(run_dir)
     now = training_config({k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                           for k in TRAINING_KEYS if k in cfg})
+                           for k in (*TRAINING_KEYS, "trainer") if k in cfg})
     if cfg.overwrite:
         _remove_outputs(run_dir)
         prev = None

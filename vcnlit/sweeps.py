@@ -106,8 +106,12 @@ def sqlite_url(path: str) -> str:
 
 
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("sqlite_url"):
-        OmegaConf.register_new_resolver("sqlite_url", sqlite_url)
+    """The config's resolvers: ``${sqlite_url:PATH}`` (Optuna storage) and ``${cpu_precision:}`` (the trainer)."""
+    from vcnlit.precision import cpu_precision
+
+    for name, fn in (("sqlite_url", sqlite_url), ("cpu_precision", cpu_precision)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 # -- merge ---------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ def _setup(image_dirs, seed=0):
     return system, StandardCodec("jpeg", 20), dm, batch
 
 
-def _fit(stage, dm, epochs=1):
-    pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+def _fit(stage, dm, epochs=1, precision="32-true"):
+    pl.Trainer(max_epochs=epochs, precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(stage, datamodule=dm)
 
 
@@ -63,6 +63,41 @@ def test_imitation_stage_lowers_vcn_distance_and_freezes_rsn(image_dirs):
     _, vcn_after = _real_loss(system, codec, x)
     assert vcn_after < 0.7 * vcn_before  # measured: 0.37 x (0.0116 -> 0.0043)
     assert all(torch.equal(a, b) for a, b in zip(rsn_before, system.rsn.parameters()))
+
+
+def test_imitation_vcn_share_trains_the_vcn_in_the_last_batches_only(image_dirs):
+    """vcn_share=0.5 of 30 batches: the IDN trains in all 30, the VCN in the last 15, on a schedule of its own."""
+    system, codec, dm, _ = _setup(image_dirs)
+    vcn_before = [p.clone() for p in system.vcn.parameters()]
+    seen = []
+
+    class Watch(pl.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            seen.append(all(torch.equal(a, b) for a, b in zip(vcn_before, system.vcn.parameters())))
+
+    stage = ImitationStage(system, codec, RATES, lr=1e-3, scheduler=partial(warmup_decay, warmup_steps=5, min_ratio=0.1),
+                           vcn_share=0.5)
+    pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, callbacks=[Watch()],
+               enable_model_summary=False, limit_val_batches=0, accelerator="cpu").fit(stage, datamodule=dm)
+    assert seen == [True] * 15 + [False] * 15
+    idn_opt, vcn_opt = stage.optimizers()
+    assert [len(o.optimizer.state) and next(iter(o.optimizer.state.values()))["step"].item() for o in (idn_opt, vcn_opt)] == [30, 15]
+    assert [s.last_epoch for s in stage.lr_schedulers()] == [30, 15]
+    assert vcn_opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1, rel=1e-3)  # its own decay ended
+    with pytest.raises(Exception, match="vcn_share"):
+        ImitationStage(system, codec, RATES, vcn_share=0)
+
+
+def test_bf16_mixed_training_lowers_the_real_loss_and_keeps_float32_weights(image_dirs):
+    """Lightning's bf16-mixed (the default where the CPU has bfloat16 hardware): the end-to-end stage, rate
+    term included, still lowers the real-codec loss, and the model stays float32."""
+    system, codec, dm, x = _setup(image_dirs)
+    _fit(ImitationStage(system, codec, RATES, lr=1e-3, scheduler=WARMUP5), dm, epochs=2, precision="bf16-mixed")
+    loss_before, _ = _real_loss(system, codec, x)
+    _fit(EndToEndStage(system, codec, RATES, lr=2e-4, scheduler=WARMUP5, rate_weight=0.1), dm, precision="bf16-mixed")
+    loss_after, _ = _real_loss(system, codec, x)
+    assert loss_after < 0.95 * loss_before
+    assert {p.dtype for p in system.parameters()} == {torch.float32}
 
 
 def test_end_to_end_moves_rsn_through_the_vcn(image_dirs):

@@ -87,6 +87,7 @@ class Stage(ExactResume, pl.LightningModule):
         self.make_optimizer, self.make_scheduler = optimizer, scheduler
         self.rng = random.Random(0)
         self._plain_opts: list[torch.optim.Optimizer] | None = None
+        self._stepped: set[int] = set()  # optimizers updated in the current batch
         for name in ("rsn", "idn", "vcn"):
             getattr(system, name).requires_grad_(name in self.trains)
 
@@ -148,7 +149,9 @@ class Stage(ExactResume, pl.LightningModule):
     def update(self, loss: Tensor, *opt_indices: int) -> None:
         """Backward ``loss`` and step the given optimizers (all when none given); the others are untouched."""
         opts = self._opts()
-        chosen = [opts[i] for i in opt_indices] if opt_indices else opts
+        indices = list(opt_indices) if opt_indices else list(range(len(opts)))
+        self._stepped.update(indices)
+        chosen = [opts[i] for i in indices]
         for opt in chosen:
             opt.zero_grad(set_to_none=True)
         if self._plain_opts is not None:
@@ -162,13 +165,24 @@ class Stage(ExactResume, pl.LightningModule):
         """One training step on a batch: losses, optimizer updates; returns the losses by name."""
         raise NotImplementedError
 
+    def batch_index(self) -> int | None:
+        """The index of the current training batch in this stage (None outside a Trainer)."""
+        return self.trainer.fit_loop.total_batch_idx if self._trainer is not None else None
+
+    def network_steps(self, total: int) -> list[int]:
+        """Batches in which each trained network (``trains`` order) is updated, of the stage's ``total``:
+        the length of its learning-rate schedule. Default: every batch."""
+        return [total] * len(self.trains)
+
     def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+        self._stepped = set()
         losses = self.step(x)
         # schedulers step here, not in on_train_batch_end: the step's checkpoint (taken by a callback
-        # before that hook) must hold them stepped, or a resumed run trains at other learning rates
+        # before that hook) must hold them stepped, or a resumed run trains at other learning rates.
+        # A network's schedule advances with its own updates only.
         scheds = self.lr_schedulers()
-        for s in scheds if isinstance(scheds, list) else [scheds]:
-            if s is not None:
+        for i, s in enumerate(scheds if isinstance(scheds, list) else [scheds]):
+            if s is not None and i in self._stepped:
                 s.step()
         self.log_dict({f"{self.name}/{k}": v for k, v in losses.items()}, prog_bar=True)
         return next(iter(losses.values()))
@@ -176,7 +190,8 @@ class Stage(ExactResume, pl.LightningModule):
     def configure_optimizers(self):
         total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 0
         opts = [self.make_optimizer(getattr(self.system, name).parameters(), lr=self.lr) for name in self.trains]
-        scheds = [{"scheduler": self.make_scheduler(opt, total), "interval": "step"} for opt in opts]
+        scheds = [{"scheduler": self.make_scheduler(opt, n), "interval": "step"}
+                  for opt, n in zip(opts, self.network_steps(total))]
         return opts, scheds
 
     # -- validation: real codec, real bytes ------------------------------------------------------

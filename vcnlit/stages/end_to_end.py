@@ -79,7 +79,8 @@ class EndToEndStage(Stage):
         averaged over the batch (0 when off)."""
         if not self.rate_weight:
             return y.new_zeros(())
-        bpp = self.codec.estimated_bits(y, rates) / (x.shape[-2] * x.shape[-1])
+        with torch.autocast(y.device.type, enabled=False):  # a bit count in float32 under bf16-mixed too
+            bpp = self.codec.estimated_bits(y.float(), rates) / (x.shape[-2] * x.shape[-1])
         return self.rate_weight * (bpp.clamp_min(1e-6).log() if self.rd_domain == "log" else bpp).mean()
 
     def rsn_distortion(self, x_hat: Tensor, x: Tensor) -> Tensor:
