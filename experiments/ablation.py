@@ -33,8 +33,10 @@ from omegaconf import DictConfig, OmegaConf
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
 from vcnlit.rundir import check_reusable, is_finished
+from vcnlit.sweeps import register_resolvers
 
 log = logging.getLogger("vcnlit.ablation")
+register_resolvers()  # ${cpu_precision:} of the training config
 
 #: keys of conf/ablation.yaml that configure this script, not the training runs
 OWN_KEYS = {"experiments", "proxies", "seeds", "runs_dir", "results_dir", "dataset", "anchor", "baseline_set",

@@ -28,8 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
 from vcnlit.rundir import check_reusable, is_finished
+from vcnlit.sweeps import register_resolvers
 
 log = logging.getLogger("vcnlit.curves")
+register_resolvers()  # ${cpu_precision:} of the training config
 
 #: keys of conf/curves.yaml that configure this script, not the training runs
 OWN_KEYS = {"experiment", "probe", "axes", "only", "jobs", "runs_dir", "results_dir", "dataset", "anchor",

@@ -24,8 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 from vcnlit.errors import ConfigError, RunDirError, exit_on_user_error
 from vcnlit.eval import runs as run_folders
 from vcnlit.rundir import check_reusable
+from vcnlit.sweeps import register_resolvers
 
 log = logging.getLogger("vcnlit.tables")
+register_resolvers()  # ${cpu_precision:} of the training config
 
 #: keys of conf/tables.yaml that configure this script, not the training runs
 OWN_KEYS = {"experiments", "runs_dir", "results_dir", "dataset", "anchor", "idn_only", "bpp_targets",

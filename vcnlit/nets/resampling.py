@@ -59,9 +59,12 @@ def _init(module: nn.Module, last: nn.Module, last_scale: float) -> None:
 
 
 def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bicubic resize with antialiasing (used for the residual paths and the bicubic baseline)."""
+    """Bicubic resize with antialiasing (used for the residual paths and the bicubic baseline); in float32
+    for a reduced-precision input (bf16-mixed training: PyTorch has no bfloat16 kernel for it)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
 
 
