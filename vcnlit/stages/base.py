@@ -197,7 +197,8 @@ class Stage(ExactResume, pl.LightningModule):
     # -- validation: real codec, real bytes ------------------------------------------------------
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         x = batch["image"]
-        rt = self.compressor.round_trip(x, self.val_rate)
+        with torch.autocast(x.device.type, enabled=False):  # the model as it is used: float32, also under bf16-mixed
+            rt = self.compressor.round_trip(x, self.val_rate)
         bpp = sum(rt.nbytes) * 8.0 / (x.shape[0] * x.shape[-1] * x.shape[-2])
         stage = self.stage_name()
         self.log(f"{stage}/val_psnr", psnr(rt.x_hat, x).mean(), batch_size=x.shape[0], sync_dist=True)

@@ -130,7 +130,7 @@ class EndToEndStage(Stage):
         gradient fidelity for the loss ``distance(X, IDN(codec(Y)))`` (NaN for ``none`` or when off).
         At the val rate, on the padded batch ``x``; runs with gradients even inside a validation loop."""
         rates = [self.val_rate] * x.shape[0]
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
             x = self.compressor.pad(x.clone())
             unit = self.compressor.rate_units(rates, x.device)
             with torch.no_grad():
