@@ -18,7 +18,7 @@ class ImitationStage(Stage):
     Args:
         vcn_share: the VCN trains in this last share of the stage's batches only (1: all), with its
             own warm-up and decay over them: it imitates an IDN that has (nearly) stopped moving, and
-            each batch without it costs about 40 % less.
+            each batch without it costs about a third less.
         *args, **kwargs: those of :class:`Stage`.
     """
 
