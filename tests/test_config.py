@@ -16,7 +16,7 @@ from vcnlit.sweeps import register_resolvers
 PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 #: ... and each of them on colour photos
 #: ... and longer recipes
-LONGER = ["scic_lowres_long"]
+LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
 EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER])
 
 
@@ -41,7 +41,7 @@ def test_experiment_composes_and_instantiates(exp, debug, tmp_path):
     cfg = _compose([f"+experiment={exp}", *debug])
     assert cfg.experiment_name == exp
     system = instantiate(cfg.model)
-    assert system.channels == (3 if exp.endswith("_rgb") else 1)
+    assert system.channels == (3 if "_rgb" in exp else 1)
     codec = instantiate(cfg.codec)
     assert system.scale == (2 if "lowres" in exp else 1)
     assert codec.mode == exp.split("_")[0]
@@ -146,11 +146,12 @@ def test_residual_lowres_preset_is_cpu_lowres_with_residual_blocks():
         {k: v for k, v in plain.items() if k not in ("block", "upsample")}
 
 
-def test_long_recipe_is_scic_lowres_with_twice_the_steps():
-    """+experiment=scic_lowres_long = scic_lowres (residual nets) + stages.steps_scale=2."""
-    long = OmegaConf.to_container(_compose(["+experiment=scic_lowres_long"]), resolve=False)
-    same = OmegaConf.to_container(_compose(["+experiment=scic_lowres", "stages.steps_scale=2"]), resolve=False)
+@pytest.mark.parametrize("base", ["scic_lowres", "scic_lowres_rgb"])
+def test_long_recipe_is_its_base_with_twice_the_steps(base):
+    """+experiment=<base>_long = <base> (residual nets) + stages.steps_scale=2."""
+    long = OmegaConf.to_container(_compose([f"+experiment={base}_long"]), resolve=False)
+    same = OmegaConf.to_container(_compose([f"+experiment={base}", "stages.steps_scale=2"]), resolve=False)
     for cfg in (long, same):
         cfg.pop("hydra")
-    assert long.pop("experiment_name") == "scic_lowres_long" and same.pop("experiment_name") == "scic_lowres"
+    assert long.pop("experiment_name") == f"{base}_long" and same.pop("experiment_name") == base
     assert long == same and long["model"]["block"] == "residual"

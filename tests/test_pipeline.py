@@ -22,7 +22,7 @@ def _check_rd(path, channels=1):
 
 @pytest.mark.parametrize("exp", EXPERIMENTS)
 def test_smoke_pipeline(exp, image_dirs, tmp_path):
-    channels = 3 if exp.endswith("_rgb") else 1
+    channels = 3 if "_rgb" in exp else 1
     run = tmp_path / "run"
     p = run_module("vcnlit.run", f"+experiment={exp}", "debug=smoke", "logger=csv", f"hydra.run.dir={run}",
                    *data_overrides(image_dirs))

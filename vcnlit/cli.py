@@ -18,6 +18,7 @@ from vcnlit.errors import (
     one_line,
 )
 from vcnlit.io import write_bytes
+from vcnlit.zoo import DEFAULT_MODEL
 
 #: streams are read whole; anything larger is not one of ours
 MAX_STREAM_BYTES = 1 << 30
@@ -150,7 +151,7 @@ def models(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vcnlit.zoo import DEFAULT_MODEL, entries
+    from vcnlit.zoo import entries
 
     zoo = entries()
     if not zoo:
@@ -190,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("input")
     c.add_argument("output")
     c.add_argument("--model", default=None,
-                   help="a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: scic_lowres_rgb")
+                   help=f"a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: {DEFAULT_MODEL}")
     c.add_argument("--rate", type=float, default=None,
                    help="codec quality (SCIC) or step size (DNNC), within the model's trained range; "
                         "default: the model's")

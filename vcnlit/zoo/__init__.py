@@ -16,8 +16,9 @@ from vcnlit.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
-#: the model ``vcnlit compress`` uses when none is named: colour photos are the common case
-DEFAULT_MODEL = "scic_lowres_rgb"
+#: the model ``vcnlit compress`` uses when none is named: colour photos are the common case; the colour
+#: recipe trained twice as long, 1-2.5 % fewer bits than scic_lowres_rgb at the same decode time
+DEFAULT_MODEL = "scic_lowres_rgb_long"
 
 
 @dataclass(frozen=True)
