@@ -4,17 +4,16 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 EXP     ?= scic_lowres
 ARGS    ?=
-export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 
-.PHONY: install run test smoke bench tables ablation curves lint clean
+.PHONY: install run test test-full smoke bench tables ablation curves lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-install: $(PY)  ## create .venv and install vcnlit (CPU torch pinned by constraints.txt)
+install: $(PY)  ## create .venv, install vcnlit (CPU torch pinned by constraints.txt) and build torchac's coder into it
 	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
-	$(PY) -c "import torchac, vcnlit; print('vcnlit', vcnlit.__version__, 'installed; torchac compiled')"
+	$(PY) -m vcnlit.codecs.entropy.build
 
 run: ## train + evaluate the default experiment (override: make run EXP=scic_fullres ARGS='seed=1')
 	$(PY) -m vcnlit.run +experiment=$(EXP) $(ARGS)
@@ -37,7 +36,10 @@ ablation: ## gradient proxies x experiments x seeds -> experiments/results/<data
 curves: ## learning curves (steps, data, capacity, crop) -> experiments/results/<dataset>/curves.md (about an hour on 2 cores, ARGS=jobs=2)
 	$(PY) experiments/curves.py $(TABLES_VARS) $(ARGS)
 
-test: ## the whole test suite (what CI runs)
+test: ## the fast tier: tiny nets, in-process (a few minutes)
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+test-full: ## every test, the slow tier included (what CI runs)
 	$(PY) -m pytest -q $(ARGS)
 
 lint:

@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as vcnlit/__init__.py: test modules import torch first
-os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
 
 
 def natural_crop(name: str = "camera", size: tuple[int, int] = (48, 64), rgb: bool = False) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,14 @@ def is_global_zero() -> bool:
     return rank_zero_only.rank == 0
 
 
+def quiet_third_party() -> None:
+    """Keep a run's output to what concerns the run: Lightning's advertising tip (printed once per
+    stage) and the deprecation warning torch raises from Lightning's own code are dropped."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip"))
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
 def build_logger(cfg: DictConfig, run_id: str | None = None) -> Any:
     """The configured Lightning logger, or False when ``logger`` is unset.
 
@@ -30,6 +39,8 @@ def build_logger(cfg: DictConfig, run_id: str | None = None) -> Any:
         return False
     is_wandb = cfg.logger._target_.endswith("WandbLogger")
     logger = instantiate(cfg.logger, **({"id": run_id} if is_wandb and run_id else {}))
+    if is_wandb:  # Lightning always passes W&B's deprecated ``anonymous`` setting, which W&B warns about
+        logger._wandb_init.pop("anonymous", None)
     if is_wandb and is_global_zero():
         run = wandb_experiment(logger)
         log.info("W&B run %s: %s  (offline runs: upload later with `wandb sync %s`)", run.id, run.dir,

@@ -24,7 +24,7 @@ from vcnlit.codecs import Codec
 from vcnlit.errors import ConfigError, RunDirError
 from vcnlit.evaluate import evaluate_and_write
 from vcnlit.io import save_torch
-from vcnlit.loggers import build_logger, finish_logger, is_global_zero
+from vcnlit.loggers import build_logger, finish_logger, is_global_zero, quiet_third_party
 from vcnlit.nets import ResamplingSystem
 from vcnlit.rundir import check_run_dir, read_marker, write_marker
 from vcnlit.stages import epochs_for
@@ -116,6 +116,7 @@ def train(cfg: DictConfig) -> float | None:
 
     Returns the value of ``optimized_metric`` (for hyperparameter sweeps), or None when unset.
     """
+    quiet_third_party()
     run_dir = Path(cfg.paths.run_dir)
     codec: Codec = instantiate(cfg.codec)
     pin_swept_rate(cfg, codec.rate_key)

@@ -5,11 +5,6 @@ Format: see :mod:`vcnlit.codecs.entropy`.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import tempfile
-from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -17,6 +12,7 @@ import torch
 from torch import Tensor
 
 from vcnlit.codecs.byteio import ByteReader, InflateReader, put_varint
+from vcnlit.codecs.entropy.backend import load_torchac as _load_torchac
 from vcnlit.codecs.entropy.model import (
     BUDGET,
     INT32,
@@ -33,42 +29,9 @@ from vcnlit.codecs.entropy.model import (
 from vcnlit.errors import BitstreamError
 
 
-@contextlib.contextmanager
-def _quiet_build() -> Iterator[None]:
-    """Hold back what the torchac build writes (Python and child processes such as ninja, on stdout
-    and stderr): it reaches stderr only when the build fails."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as log:
-        try:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            with contextlib.redirect_stdout(sys.stderr):
-                yield
-        except BaseException:
-            sys.stderr.flush()
-            os.dup2(saved[1], 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace"))
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
 def load_torchac():
-    """The torchac module, imported lazily (its first import compiles a C++ extension; the build's
-    messages, which torchac prints, are shown only when the build fails: stdout and stderr hold only
-    what vcnlit prints)."""
-    if "torchac.torchac" not in sys.modules:
-        with _quiet_build():
-            import torchac.torchac
-    import torchac
+    """The torchac module over the coder built at install (:mod:`vcnlit.codecs.entropy.backend`)."""
+    torchac = _load_torchac()
     from torchac import torchac as impl
 
     if impl.PRECISION != PRECISION:
