@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip
 EXP     ?= scic_lowres
 ARGS    ?=
 
-.PHONY: install run test test-full smoke bench tables ablation curves lint clean
+.PHONY: install run test test-full docs smoke bench tables ablation curves lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -47,3 +47,6 @@ lint:
 
 clean:
 	rm -rf outputs multirun .pytest_cache
+
+docs: ## render the README's and docs' results tables from the committed results files (ARGS=--check: fail when they differ)
+	$(PY) -m vcnlit.eval.docs $(ARGS)
