@@ -24,7 +24,11 @@ Versions 1-3 (still read) framed a fixed-width header (u32 sizes, f64 rate, JSON
 payload, each with a CRC (version 1: the header's only). Version 3's DNNC params may name the entropy
 model (``entropy``) and the colour coding (``colour``) and hold only the settings that differ from
 DnncCodec's defaults; streams of versions 1 and 2 name neither: they are per-band histograms over RGB,
-which is what params without those keys still mean.
+which is what params without those keys still mean. The first version 3 streams (written at
+ceaf2cf) coded the context model's revision 1 (:data:`~vcnlit.codecs.entropy.context.REVISIONS`) and
+always named ``block_size``; from the next commit on, headers leave out a ``block_size`` of 8, so a
+version 3 context-model header that names ``block_size: 8`` is read as ``context_revision: 1``. (One of
+another block size cannot be told apart: such streams of ceaf2cf do not decode.)
 """
 
 from __future__ import annotations
@@ -251,6 +255,8 @@ def _unpack_v3(data: bytes, version: int) -> tuple[Header, bytes]:
     fingerprint = r.read(8)
     if r.pos != len(r.data):
         raise BitstreamError("header is corrupt (unexpected header length)")
+    if version == 3 and mode == "dnnc" and params.get("entropy") == "context" and params.get("block_size") == 8:
+        params["context_revision"] = 1  # written at ceaf2cf (module doc)
     header = Header(mode, codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
     (n,) = _U32.unpack_from(data, end + 4)

@@ -13,6 +13,7 @@ from vcnlit.codecs.base import Codec
 from vcnlit.codecs.byteio import ByteReader, put_varint
 from vcnlit.codecs.dct import ENCODER_ONLY, dct_bands, idct_bands, rounding_offsets
 from vcnlit.codecs.entropy import decode_planes, decode_symbols, encode_planes, encode_symbols
+from vcnlit.codecs.entropy.context import REVISION, REVISIONS
 from vcnlit.codecs.rate_proxy import JPEG_CHROMA_TABLE, JPEG_LUMA_TABLE
 from vcnlit.errors import ConfigError, check_choice
 from vcnlit.pixels import pad_bottom_right
@@ -53,6 +54,8 @@ class DnncCodec(Codec):
         deadzone_hf: the offset at the highest frequency; in between it runs linearly in
             ``u + v``. None: ``deadzone`` at every frequency.
         qmatrix_power: the matrix is raised to this power (1: as given, 0: flat).
+        context_revision: of the context model's activity (:data:`~vcnlit.codecs.entropy.context.REVISIONS`;
+            1 only to decode the first streams of container version 3).
     """
 
     name = "dct"
@@ -70,6 +73,7 @@ class DnncCodec(Codec):
         deadzone: float = LEGACY["deadzone"],
         deadzone_hf: float | None = LEGACY["deadzone_hf"],
         qmatrix_power: float = LEGACY["qmatrix_power"],
+        context_revision: int = REVISION,
     ) -> None:
         super().__init__(_check_step(step), threads)
         if int(block_size) != block_size or not 1 <= block_size <= 64:
@@ -84,6 +88,8 @@ class DnncCodec(Codec):
         self.qmatrix_power = float(qmatrix_power)
         if not math.isfinite(self.qmatrix_power):
             raise ConfigError(f"codec.qmatrix_power must be finite, got {qmatrix_power}")
+        check_choice("codec.context_revision", context_revision, REVISIONS)
+        self.context_revision = int(context_revision)
         self.qmatrix = qmatrix
         self._q = [q.reshape(-1) ** self.qmatrix_power for q in self._matrices(qmatrix)]  # luma, chroma
 
@@ -112,13 +118,15 @@ class DnncCodec(Codec):
         for key, legacy in LEGACY.items():
             if getattr(self, key) != legacy:
                 p[key] = getattr(self, key)
+        if self.context_revision != REVISION:
+            p["context_revision"] = self.context_revision
         return p
 
     def header_params(self, channels: int | None = None) -> dict[str, Any]:
         """What a decoder needs, as few bytes: the settings that differ from the constructor's defaults
         (the header names the format, the dead zone is the encoder's, colour coding does not apply to
         one channel)."""
-        defaults = {"block_size": 8, "qmatrix": None, **LEGACY}
+        defaults = {"block_size": 8, "qmatrix": None, "context_revision": REVISION, **LEGACY}
         p = {k: v for k, v in self.params().items() if k not in ("format", *ENCODER_ONLY) and v != defaults[k]}
         if channels == 1:
             p.pop("colour", None)
@@ -255,7 +263,7 @@ class DnncCodec(Codec):
         """Losslessly code the planes of a (C, H, W) signal with this codec's entropy model."""
         shapes = self.plane_shapes(tuple(shape))
         if self.entropy == "context":
-            return encode_planes([p.numpy() for p in planes], [k for _, _, k in shapes])
+            return encode_planes([p.numpy() for p in planes], [k for _, _, k in shapes], self.context_revision)
         parts = [encode_symbols(torch.stack([planes[i].reshape(-1, planes[i].shape[-1]) for i in g]))
                  for g in _same_size(shapes)]
         out = bytearray()
@@ -268,7 +276,8 @@ class DnncCodec(Codec):
         """Inverse of :meth:`entropy_encode`; raises BitstreamError on malformed data."""
         shapes = self.plane_shapes(tuple(shape))
         if self.entropy == "context":
-            planes = decode_planes(payload, [(r, c, self.block**2) for r, c, _ in shapes], [k for _, _, k in shapes])
+            planes = decode_planes(payload, [(r, c, self.block**2) for r, c, _ in shapes], [k for _, _, k in shapes],
+                                   self.context_revision)
             return [torch.from_numpy(p) for p in planes]
         groups = _same_size(shapes)
         rd = ByteReader(bytes(payload), "dct payload")

@@ -8,7 +8,8 @@ from vcnlit.codecs.base import Codec
 from vcnlit.codecs.standard import StandardCodec
 
 #: DnncCodec settings a spec or header may hold besides its step
-DNNC_KEYS = ("block_size", "qmatrix", "entropy", "colour", "deadzone", "deadzone_hf", "qmatrix_power")
+DNNC_KEYS = ("block_size", "qmatrix", "entropy", "colour", "deadzone", "deadzone_hf", "qmatrix_power",
+             "context_revision")
 
 
 def codec_spec(codec: Codec) -> dict[str, Any]:

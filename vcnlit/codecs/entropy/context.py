@@ -19,7 +19,8 @@ DC gradient across the block in the coefficient's direction (the DCs of the bloc
 side), whose sign also predicts the coefficient's sign: those coefficients are coded with
 the sign flipped so that agreeing is positive, under a sign bias chosen per kind. Classes
 are half octaves of the activity (integer arithmetic); magnitudes in contexts are token
-magnitudes (at most ``ESC``).
+magnitudes (at most ``ESC``). Revision 1 of the activity (the first DNNC streams of container
+version 3, :data:`REVISION`) had no diagonal term: ``a = m(u-1, v) + m(u, v-1)``, ``2 m`` on the edges.
 
 Model. Each context has a shape of :mod:`~vcnlit.codecs.entropy.shapes` (``p0``, ``theta``)
 chosen by the encoder for the fewest payload + side-info bits and sent at its first use,
@@ -84,6 +85,10 @@ _GRADIENT = 2
 #: shape (p0, theta index) the first context of a kind is coded against
 _DEFAULT = (40, 6)
 _CAP = 1 << 20  # activity values are capped here before classing
+#: revisions of the activity: 1 without the diagonal parent (container version 3 as first shipped), 2 with it
+REVISIONS = (1, 2)
+#: the revision coded now
+REVISION = 2
 
 
 def _ctx_id(kind: int, fc: int, f2: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -129,8 +134,8 @@ def _dc_rebuild(res: np.ndarray) -> np.ndarray:
 class _Plane:
     """What both sides know of one plane while the passes go: token magnitudes, DC, non-zero counts."""
 
-    def __init__(self, rows: int, cols: int, b: int, kind: int) -> None:
-        self.b, self.kind = b, kind
+    def __init__(self, rows: int, cols: int, b: int, kind: int, revision: int = REVISION) -> None:
+        self.b, self.kind, self.revision = b, kind, revision
         self.mag = np.zeros((rows, cols, b, b), dtype=np.int64)
         self.dc = np.zeros((rows, cols), dtype=np.int64)
         self.nnz = np.zeros((rows, cols), dtype=np.int64)
@@ -153,7 +158,8 @@ class _Plane:
         left = np.where(v > 0, m[:, :, u, np.maximum(v - 1, 0)], 0)
         up = np.where(u > 0, m[:, :, np.maximum(u - 1, 0), v], 0)
         a = np.where(u == 0, 2 * left, np.where(v == 0, 2 * up, left + up))
-        a = 2 * a + np.where((u > 0) & (v > 0), m[:, :, np.maximum(u - 1, 0), np.maximum(v - 1, 0)], 0)
+        if self.revision >= 2:
+            a = 2 * a + np.where((u > 0) & (v > 0), m[:, :, np.maximum(u - 1, 0), np.maximum(v - 1, 0)], 0)
         ap = np.pad(a, ((1, 1), (1, 1), (0, 0)), mode="edge")
         n = ap[:-2, 1:-1] + ap[2:, 1:-1] + ap[1:-1, :-2] + ap[1:-1, 2:]
         f2 = np.broadcast_to(np.minimum(self.nnz, NF2 - 1)[:, :, None], a.shape)
@@ -291,6 +297,11 @@ def _check_planes(planes: Sequence[np.ndarray], kinds: Sequence[int]) -> list[np
     return out
 
 
+def _check_revision(revision: int) -> None:
+    if revision not in REVISIONS:
+        raise ValueError(f"context model revision must be one of {REVISIONS}, got {revision}")
+
+
 def _new(ps: _Pass, sent: set[int]) -> list[int]:
     """Contexts of a pass not sent before, in sending order."""
     return sorted(set(np.unique(ps.ctx).tolist()) - sent)
@@ -343,18 +354,20 @@ def _histograms(passes: list[tuple[_Pass, np.ndarray]]) -> tuple[list[int], np.n
     return order, hist
 
 
-def encode_planes(planes: Sequence[np.ndarray], kinds: Sequence[int]) -> bytes:
+def encode_planes(planes: Sequence[np.ndarray], kinds: Sequence[int], revision: int = REVISION) -> bytes:
     """Losslessly code planes of quantised coefficients; format in the module doc.
 
     Args:
         planes: ``(n_rows, n_cols, B * B)`` integer arrays, |values| < ``LIMIT``.
         kinds: per plane, 0 (luma or a plain channel) or 1 (chroma).
+        revision: of the activity (:data:`REVISIONS`).
 
     Returns:
         The bytes (the decoder needs the plane shapes and kinds besides).
     """
     arrays = _check_planes(planes, kinds)
-    states = [_Plane(a.shape[0], a.shape[1], round(a.shape[2] ** 0.5), k) for a, k in zip(arrays, kinds)]
+    _check_revision(revision)
+    states = [_Plane(a.shape[0], a.shape[1], round(a.shape[2] ** 0.5), k, revision) for a, k in zip(arrays, kinds)]
     passes = _coded_passes(arrays, states)
     live = [bool(np.any(x)) for _, x in passes]
     bias_of = _sign_bias([p for p, lv in zip(passes, live) if lv])
@@ -391,24 +404,27 @@ def encode_planes(planes: Sequence[np.ndarray], kinds: Sequence[int]) -> bytes:
     return bytes(head) + seg + bytes(out)
 
 
-def decode_planes(data: bytes, shapes: Sequence[tuple[int, int, int]], kinds: Sequence[int]) -> list[np.ndarray]:
+def decode_planes(data: bytes, shapes: Sequence[tuple[int, int, int]], kinds: Sequence[int],
+                  revision: int = REVISION) -> list[np.ndarray]:
     """Inverse of :func:`encode_planes`; raises BitstreamError on malformed data.
 
     Args:
         data: the bytes.
         shapes: ``(n_rows, n_cols, B * B)`` of every plane.
         kinds: the kind of every plane.
+        revision: of the activity the encoder used.
 
     Returns:
         The planes, int64.
     """
     shapes = [tuple(int(v) for v in s) for s in shapes]
     _check_planes([np.zeros((0, 0, s[2]), dtype=np.int64) for s in shapes], kinds)
+    _check_revision(revision)
     if any(min(s) < 1 for s in shapes) or sum(s[0] * s[1] * s[2] for s in shapes) > MAX_SYMBOLS:
         raise ValueError(f"bad plane shapes {shapes}")
     rd = ByteReader(bytes(data), "entropy-coded data")
     bits = BitReader(rd.read(rd.varint()))
-    states = [_Plane(r, c, round(n**0.5), k) for (r, c, n), k in zip(shapes, kinds)]
+    states = [_Plane(r, c, round(n**0.5), k, revision) for (r, c, n), k in zip(shapes, kinds)]
     values = [np.zeros((r, c, st.b, st.b), dtype=np.int64) for (r, c, _), st in zip(shapes, states)]
     bias_of = np.asarray([bits.get(2) for _ in range(KINDS)], dtype=np.int64)
     shape_of = np.zeros(N_CONTEXTS, dtype=np.int64)
