@@ -60,6 +60,7 @@ def test_results_of_overridden_runs_go_to_their_own_folder():
         == ["debug=smoke"]
 
 
+@pytest.mark.slow
 def test_ablation_smoke_chain(image_dirs, tmp_path):
     """One experiment, two proxies, two seeds: trains the shared stages once per seed, then the proxies;
     a second call reuses every run."""

@@ -5,7 +5,7 @@ decoders themselves see the damage, not only the CRCs).
 
 Every case must either decode to an image of the declared size in [0, 1] or raise a one-line
 BitstreamError; each case runs under a time limit (a hang fails) and an allocation bound
-(tracemalloc, which sees Python and NumPy buffers). The default suite runs all 10,000 cases.
+(tracemalloc, which sees Python and NumPy buffers). `make test` runs 500 cases, `make test-full` all 10,000.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from vcnlit.nets import ResamplingSystem
 from vcnlit.pixels import from_uint8
 
 CASES = 10_000
+FAST_CASES = 500  # the fast tier's share
 PER_CASE_S = 10  # generous: a case takes milliseconds
 ALLOC_BOUND = 64 << 20  # bytes allocated at once by one case (declared sizes are at most 300x300)
 KINDS = ("truncate", "flip", "splice", "random", "payload_flip", "payload_truncate", "payload_bytes", "header",
@@ -176,7 +177,8 @@ def test_seeds_decode(seeds):
         assert comp.decompress(stream).shape == (hdr.channels, hdr.height, hdr.width)
 
 
-def test_fuzz_decoder(seeds):
-    counts = _fuzz(seeds, CASES)
+@pytest.mark.parametrize("cases", [FAST_CASES, pytest.param(CASES, marks=pytest.mark.slow)])
+def test_fuzz_decoder(seeds, cases):
+    counts = _fuzz(seeds, cases)
     print(f"fuzz: {counts}")
-    assert sum(counts.values()) >= CASES and counts.get("rejected", 0) > 0
+    assert sum(counts.values()) >= cases and counts.get("rejected", 0) > 0

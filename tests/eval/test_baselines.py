@@ -33,6 +33,7 @@ def _mean_over_images(by_image, metric):
     return [sum(v) / len(v) for v in zip(*(r[metric] for r in by_image.values()))]
 
 
+@pytest.mark.slow
 def test_baselines_entry_point_matches_pillow(image_dirs, tmp_path):
     out = tmp_path / "bl"
     r = run_module("vcnlit.baselines", f"data.test_dir={image_dirs['test']}", f"hydra.run.dir={out}",
