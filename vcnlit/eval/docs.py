@@ -17,7 +17,7 @@ import re
 import sys
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ class ZooTable:
 Table = AnchorTable | PairTable | ZooTable
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: str) -> dict[str, Any]:
     from vcnlit.eval.results import read_json
 
