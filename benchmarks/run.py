@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks import bench_codec, bench_entropy, bench_training
 from benchmarks.common import machine
 from benchmarks.report import render, targets
-from vcnlit.eval.results import git_commit, versions
-from vcnlit.io import write_json
+from vcnlit.eval.results import git_commit, versions, write_results
+from vcnlit.portable import portable
 
 HERE = Path(__file__).resolve().parent
 #: top-level keys of results.json, each one figure group of the issue
@@ -36,7 +36,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     results: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
+        "command": portable(" ".join(["python -m benchmarks.run", *sys.argv[1:]])),
         "quick": quick,
         "machine": machine(),
         "git_commit": git_commit(),
@@ -62,7 +62,7 @@ def run(quick: bool, out_dir: Path) -> dict[str, Any]:
     results["seconds"]["total"] = time.perf_counter() - start
     results["targets"] = targets(results)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "results.json", results)
+    write_results(out_dir / "results.json", results)
     (out_dir / "RESULTS.md").write_text(render(results))
     print(f"wrote {out_dir / 'results.json'} and {out_dir / 'RESULTS.md'} "
           f"({results['seconds']['total']:.0f} s)")

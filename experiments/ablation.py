@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
+from vcnlit.portable import portable_path
 from vcnlit.rundir import check_reusable, is_finished
 from vcnlit.sweeps import register_resolvers
 
@@ -198,9 +199,8 @@ def main(cfg: DictConfig) -> None:
     from vcnlit.errors import ConfigError, exit_on_user_error
     from vcnlit.eval import ablation
     from vcnlit.eval.plots import plot_rd_panels
-    from vcnlit.eval.results import provenance
+    from vcnlit.eval.results import provenance, write_results
     from vcnlit.evaluate import test_images
-    from vcnlit.io import write_json
     from vcnlit.stages.proxies import PROXIES, applicable
 
     with exit_on_user_error():
@@ -233,13 +233,13 @@ def main(cfg: DictConfig) -> None:
         prov = provenance(OmegaConf.to_container(cfg, resolve=True))
         images = test_images(cfg, int(cfg.model.channels))
         anchor = instantiate(cfg.baseline_set[cfg.anchor]).evaluate(images, prov)
-        write_json(out / "ablation" / f"{cfg.anchor}.json", anchor)
+        write_results(out / "ablation" / f"{cfg.anchor}.json", anchor)
         val = instantiate(cfg.data).images("val")
         records = collect(plan, seeds, where, val)
         ablation.compare(records, anchor)
         for r in records:
             info = r["meta"]["ablation"]
-            write_json(out / "ablation" / f"{info['experiment']}_{info['proxy'].replace(' ', '_')}_s{info['seed']}.json", r)
+            write_results(out / "ablation" / f"{info['experiment']}_{info['proxy'].replace(' ', '_')}_s{info['seed']}.json", r)
         summary = ablation.summarise(records)
         panels = {}
         for exp in plan:
@@ -271,12 +271,12 @@ def _document(cfg: DictConfig, out: Path, images: list, where: dict[str, Path], 
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; git commit {prov['git_commit']}; "
         f"torch {prov['versions'].get('torch')}, pillow {prov['versions'].get('pillow')}",
         f"- test images ({len(images)}, {int(cfg.model.channels)} channel(s)): {names}",
-        f"- runs: `{where['runs']}`, seeds {', '.join(map(str, seeds))}; per experiment and seed the stages before the "
+        f"- runs: `{portable_path(where['runs'])}`, seeds {', '.join(map(str, seeds))}; per experiment and seed the stages before the "
         "end-to-end one are trained once and shared by every proxy (`after imitation` rows: that shared model"
         + ("" if where["base"] == where["runs"] else
-           f", in `{where['base']}`, shared with every run that differs in `{E2E_ONLY}*` alone") + ")"
+           f", in `{portable_path(where['base'])}`, shared with every run that differs in `{E2E_ONLY}*` alone") + ")"
         + ("" if where["reference"] == where["runs"] else
-           f"; the `none` runs, which make no RSN update, in `{where['reference']}`, shared with every run that "
+           f"; the `none` runs, which make no RSN update, in `{portable_path(where['reference'])}`, shared with every run that "
            "differs in the RSN's objective alone"),
         f"- proxies (`stages.end_to_end.module.rsn_gradient`): {proxies}",
         f"- BD-rate (PSNR) vs `{cfg.anchor}` (Huffman-optimised JPEG) and vs `{REFERENCE}` of the same seed: mean "

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.eval import runs as run_folders
 from vcnlit.eval.runs import override_key, run_tag, training_overrides
+from vcnlit.portable import portable_path
 from vcnlit.rundir import check_reusable, is_finished
 from vcnlit.sweeps import register_resolvers
 
@@ -97,9 +98,8 @@ def main(cfg: DictConfig) -> None:
 
     from vcnlit.errors import ConfigError, exit_on_user_error
     from vcnlit.eval import curves
-    from vcnlit.eval.results import provenance
+    from vcnlit.eval.results import provenance, write_results
     from vcnlit.evaluate import test_images
-    from vcnlit.io import write_json
 
     with exit_on_user_error():
         task = list(HydraConfig.get().overrides.task)
@@ -140,7 +140,7 @@ def main(cfg: DictConfig) -> None:
                    for a, spec in axes.items() for label, point in spec.points.items() for t in [run_tag(list(point))]]
         references = {a: str(spec.reference) for a, spec in axes.items()}
         summary = curves.summarise(records, references, anchors)
-        write_json(out / "curves.json", {"meta": prov, "references": references, "anchors": anchors,
+        write_results(out / "curves.json", {"meta": prov, "references": references, "anchors": anchors,
                                          "records": records, "summary": summary})
         curves.plot(summary, out / "curves.png", note=cfg.eval.note)
         (out / "curves.md").write_text(_document(cfg, prov, images, runs, summary, references))
@@ -160,7 +160,7 @@ def _document(cfg: DictConfig, prov: dict, images: dict[str, list], runs: Path, 
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; git commit {prov['git_commit']}; "
         f"torch {prov['versions'].get('torch')}",
         f"- images ({int(cfg.model.channels)} channel(s)): {sets}",
-        f"- every point: `+experiment={cfg.experiment} {' '.join(cfg.probe)}` + the point's overrides; runs in `{runs}`",
+        f"- every point: `+experiment={cfg.experiment} {' '.join(cfg.probe)}` + the point's overrides; runs in `{portable_path(runs)}`",
         f"- rate points: {list(cfg.eval.rate_points)}. gain: mean PSNR change over the rate points against the "
         "axis' reference point (bitrates move little along an axis); BD-rate: against "
         f"`{cfg.anchor}` (Huffman-optimised JPEG) on the same images, negative = fewer bits; no-codec ceiling: "

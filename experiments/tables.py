@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vcnlit.errors import ConfigError, RunDirError, exit_on_user_error
 from vcnlit.eval import runs as run_folders
+from vcnlit.portable import portable_path
 from vcnlit.rundir import check_reusable
 from vcnlit.sweeps import register_resolvers
 
@@ -82,7 +83,7 @@ def evaluate(cfg: DictConfig, runs: Path, images: list, out: Path, prov: dict) -
     from vcnlit.eval.baselines import StageModelBaseline
     from vcnlit.eval.progress import progress
     from vcnlit.eval.report import model_results
-    from vcnlit.io import write_json
+    from vcnlit.eval.results import write_results
 
     curves: dict[str, dict] = {}
     with progress("tables: methods", len(method_names(cfg))) as advance:
@@ -94,7 +95,7 @@ def evaluate(cfg: DictConfig, runs: Path, images: list, out: Path, prov: dict) -
             rates = (model.meta.get("config") or {}).get("eval", {}).get("rate_points") or cfg.eval.rate_points
             curves[exp] = model_results(model.system, model.codec, images, rates, exp,
                                         {"run_dir": str(runs / exp), **prov}, tile_size=cfg.eval.tile_size)
-            write_json(out / f"{exp}.json", curves[exp])
+            write_results(out / f"{exp}.json", curves[exp])
             advance()
             if cfg.idn_only:
                 b = StageModelBaseline(f"{exp}_idn_only", runs / exp, stage="imitation", points=rates)
@@ -162,7 +163,7 @@ def _document(cfg: DictConfig, dataset: str, images: list, curves: list[dict], r
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; git commit {prov['git_commit']}; "
         f"torch {prov['versions'].get('torch')}, pillow {prov['versions'].get('pillow')}",
         f"- test images ({len(images)}, {int(cfg.model.channels)} channel(s)): {names}",
-        f"- trained runs: `{runs}` (experiments: {', '.join(cfg.experiments)})",
+        f"- trained runs: `{portable_path(runs)}` (experiments: {', '.join(cfg.experiments)})",
         "- bpp = bytes of the real bitstream x 8 / pixels of the original image (vcnlit container "
         "included for our methods); PSNR/SSIM per image on 8-bit outputs, then averaged",
         "- `*_idn_only`: the same run after its imitation stage (no end-to-end training of the RSN)",

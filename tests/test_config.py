@@ -26,7 +26,7 @@ def _compose(overrides):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
-        cfg.paths.run_dir = "/tmp/unused"
+        cfg.paths.run_dir = "unused"
     return cfg
 
 

@@ -38,9 +38,9 @@ def test_only_a_plain_run_writes_the_full_results_folder():
     for changing in ("seed=1", "data.max_eval_images=1", "experiments=[scic_lowres]", "anchor=webp"):
         assert tables.results_name("embedded", [changing]) not in ("embedded", "embedded_debug-smoke")
     # make passes results_dir (and runs_dir) given as make variables, not only inside ARGS
-    r = subprocess.run(["make", "-n", "tables", "results_dir=/tmp/r", "runs_dir=/tmp/q"], cwd=ROOT,
+    r = subprocess.run(["make", "-n", "tables", "results_dir=out/r", "runs_dir=out/q"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
-    assert "experiments/tables.py results_dir=/tmp/r runs_dir=/tmp/q" in r.stdout
+    assert "experiments/tables.py results_dir=out/r runs_dir=out/q" in r.stdout
 
 
 def test_colour_tables_run_the_rgb_experiments():

@@ -21,9 +21,8 @@ from vcnlit.errors import ConfigError, exit_on_user_error
 from vcnlit.eval.baselines import Baseline, StageModelBaseline
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.progress import progress
-from vcnlit.eval.results import provenance, read_json
+from vcnlit.eval.results import provenance, read_json, write_results
 from vcnlit.eval.tables import print_bd_summary
-from vcnlit.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def run_baselines(baselines: Sequence[Baseline], images: Sequence[tuple[str, Ten
                 raise ConfigError(f"{b.name}: the model codes {model.system.channels}-channel images but the "
                                   f"images were read with {channels}; set data.channels={model.system.channels}")
             curves[b.name] = b.evaluate(images, prov)
-            write_json(out_dir / f"{b.name}.json", curves[b.name])
+            write_results(out_dir / f"{b.name}.json", curves[b.name])
             advance()
     return curves
 

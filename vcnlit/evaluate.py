@@ -24,8 +24,7 @@ from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
-from vcnlit.eval.results import config_note, provenance
-from vcnlit.io import write_json
+from vcnlit.eval.results import config_note, provenance, write_results
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import ENSEMBLE_SIZES
 from vcnlit.refinement import Refinement
@@ -45,7 +44,7 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     refinement = Refinement(**cfg.eval.get("refine", {}))
     rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
                        tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE), refinement=refinement)
-    write_json(out_dir / "rd.json", rd)
+    write_results(out_dir / "rd.json", rd)
     if not cfg.eval.get("baseline", True):
         plot = plot_rd([rd], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
                        xmax=1.5 * max(rd["results"]["bpp"]), note=cfg.eval.get("note"))
@@ -58,7 +57,7 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     spec = baseline_codec_spec(codec)
     baseline = CodecBaseline(spec["format"], spec, cfg.eval.baseline_points)
     base = baseline.evaluate(images, prov)
-    base_path = write_json(out_dir / f"baseline_{baseline.name}.json", base)
+    base_path = write_results(out_dir / f"baseline_{baseline.name}.json", base)
     note = cfg.eval.get("note")
     plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
                    xmax=1.5 * max(rd["results"]["bpp"]), note=note)

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from vcnlit.errors import ConfigError, RunDirError
 from vcnlit.eval.results import git_commit
 from vcnlit.io import write_json
+from vcnlit.portable import portable
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def training_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     keep["data"] = {k: v for k, v in (keep.get("data") or {}).items() if k not in DATA_NOT_TRAINING}
     # the arithmetic the networks trained in (bfloat16 or float32); configs from before it was set: float32
     keep["trainer"] = {"precision": str((cfg.get("trainer") or {}).get("precision") or "32-true")}
-    return flat(keep, "")
+    return portable(flat(keep, ""))  # model files record portable paths (vcnlit.portable)
 
 
 def run_config(experiment: str, overrides: Sequence[str]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def check_run_dir(run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
                 f"{run_dir} already holds a finished run (model.ckpt, rd.json); "
                 "choose another hydra.run.dir or add overwrite=true to train again"
             )
-        if "training_config" in prev and (diff := config_diff(prev["training_config"], now)):
+        if "training_config" in prev and (diff := config_diff(portable(prev["training_config"]), now)):
             raise RunDirError(f"{run_dir} holds an unfinished run started with another config ({diff}); resume it "
                               "with the command that started it, or add overwrite=true to start anew")
         log.info("resuming the run in %s", run_dir)

@@ -128,8 +128,7 @@ def merge(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str 
     """
     from vcnlit.eval.bd import bd
     from vcnlit.eval.plots import plot_rd
-    from vcnlit.eval.results import config_note, provenance, read_json, results_json
-    from vcnlit.io import write_json
+    from vcnlit.eval.results import config_note, provenance, read_json, results_json, write_results
 
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir else sweep_dir
@@ -169,7 +168,7 @@ def merge(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str 
             "sweep_dir": str(sweep_dir.resolve()), "bd": bd_info, **provenance()}
     merged = results_json(experiment, f"vcnlit {experiment}: {len(files)} jobs of {sweep_dir.name} merged",
                           results, by_image, meta)
-    write_json(out_dir / "rd.json", merged)
+    write_results(out_dir / "rd.json", merged)
     curves = [merged, base] if base else [merged]
     plot_rd(curves, out_dir / "rd.png", metric, title=f"{experiment}: {len(rows)} points ({len(images)} images)",
             xmax=1.5 * max(results["bpp"]), note=config_note(meta0.get("config")))

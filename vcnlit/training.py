@@ -26,6 +26,7 @@ from vcnlit.evaluate import evaluate_and_write
 from vcnlit.io import save_torch
 from vcnlit.loggers import build_logger, finish_logger, is_global_zero, quiet_third_party
 from vcnlit.nets import ResamplingSystem
+from vcnlit.portable import portable
 from vcnlit.rundir import check_run_dir, read_marker, write_marker
 from vcnlit.stages import epochs_for
 from vcnlit.sweeps import check_objective, objective, pin_swept_rate
@@ -141,7 +142,7 @@ def train(cfg: DictConfig) -> float | None:
             return None  # rank zero writes the model and evaluates
         system.eval()
         save_model(run_dir / "model.ckpt", system, codec, cfg.experiment_name,
-                   meta={"seed": int(cfg.seed), "config": OmegaConf.to_container(cfg, resolve=True)})
+                   meta={"seed": int(cfg.seed), "config": portable(OmegaConf.to_container(cfg, resolve=True))})
         start = time.perf_counter()
         evaluate_and_write(system, codec, datamodule.images("test"), cfg, run_dir, logger)
         marker["eval_seconds"] = round(time.perf_counter() - start, 2)

@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.plots import plot_rd
 from vcnlit.eval.report import log_rd, model_results
-from vcnlit.io import write_json
+from vcnlit.eval.results import write_results
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RDCallback(pl.Callback):
                 self._baselines[split] = b.evaluate(images, progress=False)
             curves.append(self._baselines[split])
         tag = f"rd_{stage}_{split}_e{trainer.current_epoch:03d}"
-        write_json(self.out_dir / f"{tag}.json", model)
+        write_results(self.out_dir / f"{tag}.json", model)
         plot = plot_rd(curves, self.out_dir / f"{tag}.png", "psnr", xmax=1.5 * max(model["results"]["bpp"]),
                        title=f"{stage}, {split}, epoch {trainer.current_epoch} ({len(images)} images)",
                        note=self.note)

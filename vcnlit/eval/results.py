@@ -10,6 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vcnlit.io import write_json
+from vcnlit.portable import portable
+
 PACKAGES = ("vcnlit", "torch", "pytorch-lightning", "hydra-core", "pillow", "torchac", "numpy")
 
 
@@ -33,10 +36,10 @@ def git_commit() -> str | None:
 
 
 def provenance(config: dict | None = None) -> dict[str, Any]:
-    """Command line, resolved config, git commit and package versions."""
+    """Command line, resolved config, git commit and package versions (paths made portable)."""
     return {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "config": config,
+        "command": portable(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])),
+        "config": portable(config),
         "git_commit": git_commit(),
         "versions": versions(),
     }
@@ -61,6 +64,12 @@ def results_json(
     return data
 
 
+def write_results(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write a results file (or any file of results: curves, zoo index) atomically, every absolute path
+    in it made portable (:func:`vcnlit.portable.portable`); returns ``path``."""
+    return write_json(path, portable(data))
+
+
 #: CompressAI's published files name RGB metrics like this; we read them as the plain names
 ALIASES = {"psnr-rgb": "psnr", "ms-ssim-rgb": "ms-ssim", "ssim-rgb": "ssim"}
 
@@ -76,3 +85,14 @@ def read_json(path: str | Path) -> dict[str, Any]:
             data["results"][key] = data["results"][alias]
     data.setdefault("name", path.stem)
     return data
+
+
+def read_folder(folder: str | Path) -> list[dict[str, Any]]:
+    """Every results file of ``folder`` (``*.json``, by name); other JSON files there (``curves.json``) are left out."""
+    out = []
+    for f in sorted(Path(folder).glob("*.json")):
+        try:
+            out.append(read_json(f))
+        except ValueError:  # not a results file, or not JSON
+            continue
+    return out

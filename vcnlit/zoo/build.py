@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from vcnlit.errors import RunDirError, exit_on_user_error
-from vcnlit.io import write_bytes, write_json
+from vcnlit.eval.results import write_results
+from vcnlit.io import write_bytes
 from vcnlit.zoo import INDEX, ZOO_DIR
 
 #: zoo model files stay small enough to ship in the package
@@ -122,7 +123,7 @@ def add(name: str, runs_dir: Path, overrides: Sequence[str], evals_dir: Path | N
     info = entry(name, run_dir, overrides, seconds, evals_dir / name if evals_dir else None)
     index = json.loads(INDEX.read_text()) if INDEX.is_file() else {}
     index[name] = info
-    write_json(INDEX, dict(sorted(index.items())))
+    write_results(INDEX, dict(sorted(index.items())))
     print(f"{name}: added to the zoo ({size / 1e6:.2f} MB, BD-rate vs JPEG {info['bd_rate_vs_jpeg']:+.1f} %)")
     return info
 
