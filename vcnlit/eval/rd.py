@@ -63,9 +63,10 @@ def rd_curve(
     Returns:
         ``(results, results_by_image)`` in CompressAI's layout: ``results`` maps ``bpp``, ``psnr``,
         ``ssim``, ``ms-ssim`` and ``rate_key`` to one value per rate point (each metric computed per
-        image, then averaged over images). RGB images also get ``psnr-y`` (PSNR on luma) and
-        CompressAI's ``psnr-rgb`` / ``ms-ssim-rgb`` keys (the values of ``psnr`` / ``ms-ssim``), so
-        CompressAI's plotting reads the files unchanged.
+        image, then averaged over images), plus CompressAI's ``psnr-rgb`` / ``ms-ssim-rgb`` keys (the
+        values of ``psnr`` / ``ms-ssim``, over every channel the images have, grayscale too), so
+        CompressAI's plotting (``python -m compressai.utils.plot``, metric ``psnr-rgb`` by default) reads
+        the files unchanged. RGB images also get ``psnr-y`` (PSNR on luma).
     """
     if not images:
         raise ValueError("no images to evaluate")
@@ -88,7 +89,6 @@ def rd_curve(
     results: dict[str, list[float]] = {
         m: [mean([by_image[n][m][i] for n in by_image]) for i in range(len(rates))] for m in metrics
     }
-    if rgb:
-        results.update({f"{m}-rgb": results[m] for m in ("psnr", "ms-ssim")})
+    results.update({f"{m}-rgb": results[m] for m in ("psnr", "ms-ssim")})
     results[rate_key] = rates
     return results, by_image
