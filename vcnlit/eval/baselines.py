@@ -18,7 +18,9 @@ from vcnlit.codecs import Codec, Header, pack
 from vcnlit.codecs.dct import ENCODER_ONLY
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import Compressor
-from vcnlit.eval.rd import CodeFn, codec_code_fn, model_code_fn, rd_curve
+from vcnlit.eval.headers import header_bytes
+from vcnlit.eval.metrics import bpp, mean
+from vcnlit.eval.rd import CodeFn, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
 from vcnlit.nets import resize
 
@@ -70,6 +72,10 @@ class CodecBaseline(Baseline):
     ``container=True`` counts the bytes of a ``.vcn`` file holding the codec's stream instead of the
     stream alone (for JPEG: recompressed, :mod:`vcnlit.codecs.jpeg_transcode`): what vcnlit's bitstream
     gives the plain codec, without any network.
+
+    The plain files keep their headers (JPEG's tables, the AVIF/WebP/JP2 boxes), which the bpp counts:
+    their sizes go beside the results as ``header_bytes`` and ``header_bpp`` (per rate point, mean over the
+    images; per image in ``results_by_image``), measured from each file (:mod:`vcnlit.eval.headers`).
     """
 
     def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], description: str = "",
@@ -78,19 +84,37 @@ class CodecBaseline(Baseline):
         self.container = bool(container)
         super().__init__(name, points, description or f"plain {self.codec.name} ({_encoder(self.codec)}) {codec_spec(self.codec)}",
                          table_points)
+        #: the header bytes of every file coded, in coding order (images x rates)
+        self._headers: list[int] = []
 
     def code_fn(self) -> CodeFn:
-        if not self.container:
-            return codec_code_fn(self.codec)
-
         def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
             c, h, w = x.shape[-3:]
             for rate in rates:
                 res = self.codec.round_trip(x, rate)
+                if not self.container:
+                    self._headers.append(header_bytes(self.codec.name, res.payloads[0]))
+                    yield res.decoded, res.nbytes[0]
+                    continue
                 header = Header(self.codec.mode, self.codec.name, c, h, w, float(rate), self.codec.header_params(c), bytes(8))
                 yield res.decoded, len(pack(header, res.payloads[0]))
 
         return code
+
+    def evaluate(self, images: Sequence[tuple[str, Tensor]], prov: dict[str, Any] | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+        self._headers = []
+        data = super().evaluate(images, prov, progress)
+        if self.container:
+            return data
+        n = len(self.points)
+        for k, (name, x) in enumerate(images):
+            row = data["results_by_image"][name]
+            row["header_bytes"] = self._headers[k * n:(k + 1) * n]
+            row["header_bpp"] = [bpp(b, *x.shape[-2:]) for b in row["header_bytes"]]
+        for key in ("header_bytes", "header_bpp"):
+            data["results"][key] = [mean([r[key][i] for r in data["results_by_image"].values()]) for i in range(n)]
+        return data
 
     def settings(self) -> dict[str, Any]:
         return {"codec": codec_spec(self.codec), **({"container": True} if self.container else {})}
