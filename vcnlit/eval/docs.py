@@ -24,8 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = "experiments/results"
 ZOO_INDEX = "vcnlit/zoo/index.json"
-#: the files whose tables ``make docs`` renders
-DOCS = ("README.md", "docs/results.md", "docs/evaluation.md")
+#: the files whose tables ``make docs`` renders: README.md and docs/*.md
+DOCS = ("README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")))
 BLOCK = re.compile(r"<!-- table: (?P<name>[\w-]+)[^\n]*-->\n.*?<!-- end table -->", re.S)
 
 #: the image sets of the tables: where their baselines are, and how a header names them
