@@ -2,9 +2,9 @@
 
 Each bitstream format is pinned by streams made with the code of the commit that defined it::
 
-    git worktree add /tmp/golden-<sha> <sha>
-    PYTHONPATH=/tmp/golden-<sha> .venv/bin/python tests/golden/make_golden.py <sha>
-    git worktree remove /tmp/golden-<sha>
+    git worktree add ../golden-<sha> <sha>
+    PYTHONPATH=../golden-<sha> .venv/bin/python tests/golden/make_golden.py <sha>
+    git worktree remove ../golden-<sha>
 
 ``current`` instead of a commit writes the streams of today's code for the current container version
 (what ``VCNLIT_REGEN_GOLDEN=1`` rewrites); ``zoo`` records each zoo model's bytes and its stream and
