@@ -12,10 +12,7 @@ from vcnlit.baselines import run_baselines
 from vcnlit.data import load_folder
 from vcnlit.eval.baselines import CodecBaseline
 from vcnlit.eval.results import provenance
-from vcnlit.portable import REPO, portable, portable_path
-
-#: the absolute paths of a machine that no tracked file may hold
-MACHINE_PATH = "/(root|home|tmp|work|Users)/"
+from vcnlit.portable import MACHINE_PATH, REPO, portable, portable_path
 
 
 def test_paths_become_portable(tmp_path, monkeypatch):

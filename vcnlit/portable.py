@@ -13,6 +13,8 @@ from typing import Any
 
 #: the repository (or installed package's parent folder) that relative paths start from
 REPO = Path(__file__).resolve().parents[1]
+#: the absolute paths of a machine that no tracked file may hold (tests/test_portable.py)
+MACHINE_PATH = "/(root|home|tmp|work|Users)/"
 #: an absolute path of two or more parts inside a string (``ckpt_path=/x/y``, ```/x/y```, ``"/x/y"``)
 ABS_PATH = re.compile(r"(?<![\w.~/-])/[^\s/\"'`,;:=()\[\]{}<>|]+(?:/[^\s/\"'`,;:=()\[\]{}<>|]*)+")
 
