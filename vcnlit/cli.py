@@ -1,4 +1,5 @@
-"""``vcnlit compress`` / ``decompress`` / ``models``: a trained model (from the zoo or a run) as a codec for files."""
+"""``vcnlit compress`` / ``decompress`` / ``pack`` / ``unpack`` / ``models``: a trained model (from the zoo
+or a run) as a codec for files, ``.vcn`` streams or standard JPEG files."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from vcnlit import __version__
 from vcnlit.errors import (
     USER_ERROR_EXIT,
     CheckpointError,
@@ -18,16 +20,30 @@ from vcnlit.errors import (
     one_line,
 )
 from vcnlit.io import write_bytes
-from vcnlit.zoo import DEFAULT_MODEL
+from vcnlit.zoo import DEFAULT_GRAY_MODEL, DEFAULT_MODEL
 
 #: streams are read whole; anything larger is not one of ours
 MAX_STREAM_BYTES = 1 << 30
+#: what ``compress`` writes, by the output's extension: a ``.vcn`` stream or a standard JPEG file
+OUTPUT_FORMATS = {".vcn": "vcn", ".jpg": "jpeg", ".jpeg": "jpeg"}
 
 log = logging.getLogger("vcnlit")
 
 
-def _check_output(path: Path, force: bool) -> None:
-    """Refuse an output that exists (without --force), is a folder, or lies in a missing folder."""
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (by any name: the same path, a symlink, a hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist
+        return False
+
+
+def _check_output(path: Path, force: bool, source: Path | None = None) -> None:
+    """Refuse an output that is the input ``source`` (even with --force), exists (without --force), is a
+    folder, or lies in a missing folder."""
+    if source is not None and _same_file(source, path):
+        raise FileExistsError(f"the output {path} is the input {source}: give another output name "
+                              f"(nothing was written)")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
@@ -36,21 +52,39 @@ def _check_output(path: Path, force: bool) -> None:
         raise FileNotFoundError(f"output folder {path.parent} does not exist; create it first")
 
 
-def _write(path: Path, data: bytes, force: bool) -> None:
-    """Write atomically with the usual permissions; never clobber without --force."""
-    _check_output(path, force)
+def _write(path: Path, data: bytes, force: bool, source: Path) -> None:
+    """Write atomically with the usual permissions; never clobber without --force, never the input."""
+    _check_output(path, force, source)
     write_bytes(path, data)
 
 
-def _load(model: str | None, tile_size: int | None, refine: int = 0):
-    """The model (a zoo name, a model.ckpt, or None: the default zoo model) and its Compressor (with
-    ``refine`` steps of encoder-side refinement)."""
+def _output_format(path: Path) -> str:
+    """``vcn`` or ``jpeg``, by the output's extension (:data:`OUTPUT_FORMATS`); another is a ConfigError."""
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ConfigError(f"{path}: the output's extension decides what is written: .vcn (a vcnlit stream) or "
+                          f".jpg/.jpeg (a standard JPEG file); {suffix or 'no extension'} is neither")
+    return OUTPUT_FORMATS[suffix]
+
+
+def _read_stream(src: Path) -> bytes:
+    """A stream or tagged JPEG file, read whole (FileNotFoundError, or ValueError when too large)."""
+    if not src.is_file():
+        raise FileNotFoundError(f"{src} not found")
+    if src.stat().st_size > MAX_STREAM_BYTES:
+        raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
+    return src.read_bytes()
+
+
+def _load(model: str | None, tile_size: int | None, refine: int = 0, colour: bool = True):
+    """The model (a zoo name, a model.ckpt, or None: the default zoo model for a colour or grayscale image)
+    and its Compressor (with ``refine`` steps of encoder-side refinement)."""
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
     from vcnlit.refinement import Refinement, proxy_name
     from vcnlit.zoo import resolve
 
-    m = load_model(resolve(model))
+    m = load_model(resolve(model, colour))
     tile = m.tile_size if tile_size is None else tile_size
     if refine:
         proxy_name(m.codec)  # a codec without a differentiable stand-in: one line before any work
@@ -84,40 +118,62 @@ def rate_grid(model) -> list[float]:
     return [lo * (hi / lo) ** (i / 63) for i in range(64)] if hi > lo else [lo]
 
 
+def _check_jpeg_form(model, comp, out: Path) -> None:
+    """Refuse a ``.jpg`` output for a model whose codec writes no standard JPEG (DNNC, other SCIC codecs)."""
+    from vcnlit.codecs.jpeg_tag import NoStandardFormError, jpeg_settings
+
+    try:
+        jpeg_settings(comp.header((model.system.channels, 1, 1), model.codec.rate))
+    except NoStandardFormError:
+        kind = "a DNNC" if model.codec.mode == "dnnc" else f"a {model.codec.name}"
+        raise ConfigError(f"{out}: model {model.experiment} is {kind} model and has no standard stream to write "
+                          f"as a JPEG file; write .vcn, or use a SCIC JPEG model (the default)") from None
+
+
 def compress(args: argparse.Namespace) -> None:
+    from vcnlit.codecs.jpeg_stream import layout_of
+    from vcnlit.codecs.jpeg_tag import to_jpeg
     from vcnlit.data import load_image
     from vcnlit.data.images import is_colour
     from vcnlit.eval.metrics import bpp
 
-    out = Path(args.output)
-    _check_output(out, args.force)
+    src, out = Path(args.input), Path(args.output)
+    _check_output(out, args.force, src)
+    jpeg = _output_format(out) == "jpeg"
     if args.bpp is not None and args.rate is not None:
         raise ConfigError("give --rate or --bpp, not both")
     if args.bpp is not None and not (math.isfinite(args.bpp) and args.bpp > 0):
         raise ConfigError(f"--bpp must be a positive number, got {args.bpp:g}")
-    model, comp = _load(args.model, args.tile_size, args.refine)
-    if model.system.channels == 1 and is_colour(args.input):
+    colour = is_colour(src)
+    model, comp = _load(args.model, args.tile_size, args.refine, colour)
+    if jpeg:
+        _check_jpeg_form(model, comp, out)
+    if model.system.channels == 1 and colour:
         log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
-                    "(a colour model: --model scic_lowres_rgb)", args.input, model.experiment)
-    x = load_image(args.input, model.system.channels)
+                    "(a colour model: --model %s)", src, model.experiment, DEFAULT_MODEL)
+    x = load_image(src, model.system.channels)
+    form = to_jpeg if jpeg else None
     if args.bpp is None:
         rate = _rate(model, args.rate)
         data = comp.compress(x, rate)
+        data = form(data) if form else data
     else:
         h, w = x.shape[-2:]
-        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), rate_grid(model))
-    _write(out, data, args.force)
+        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), rate_grid(model), form)
+    _write(out, data, args.force, src)
     h, w = x.shape[-2:]
-    print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp "
-          f"({w}x{h}, {x.shape[0]} channel(s), {model.experiment}, {model.codec.name} {model.codec.rate_key}={rate:g})")
+    what = ""
+    if jpeg:
+        _, jh, jw = layout_of(data)
+        what = f"; a standard JPEG of the {jw}x{jh} re-sampled image"
+    print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp ({w}x{h}, {x.shape[0]} channel(s), "
+          f"{model.experiment}, {model.codec.name} {model.codec.rate_key}={rate:g}{what})")
 
 
-def _stream_model(data: bytes) -> str:
+def _stream_model(header) -> str:
     """The zoo model that made a stream (its header's fingerprint), for a decompress without --model."""
-    from vcnlit.codecs import unpack
     from vcnlit.zoo import find_by_fingerprint
 
-    header, _ = unpack(data)
     found = find_by_fingerprint(header.fingerprint)
     if found is None:
         raise CheckpointError(f"this stream was made by a model outside the zoo (fingerprint "
@@ -126,24 +182,51 @@ def _stream_model(data: bytes) -> str:
 
 
 def decompress(args: argparse.Namespace) -> None:
+    from vcnlit.codecs import unpack
+    from vcnlit.codecs.jpeg_tag import is_jpeg, untag
     from vcnlit.data.images import encode_image, image_format
     from vcnlit.nets.system import ENSEMBLE_SIZES
 
     src, out = Path(args.input), Path(args.output)
-    _check_output(out, args.force)
+    _check_output(out, args.force, src)
     suffix = image_format(out)
-    if not src.is_file():
-        raise FileNotFoundError(f"{src} not found")
-    if src.stat().st_size > MAX_STREAM_BYTES:
-        raise ValueError(f"{src} is larger than any vcnlit stream ({src.stat().st_size} bytes)")
-    data = src.read_bytes()
-    model, comp = _load(args.model or _stream_model(data), args.tile_size)
+    data = _read_stream(src)
+    header, payload = untag(data) if is_jpeg(data) else unpack(data)
+    model, comp = _load(args.model or _stream_model(header), args.tile_size)
     if args.flips is not None:
         check_choice("--flips", args.flips, ENSEMBLE_SIZES)
         model.system.set_self_ensemble(args.flips)
-    x = comp.decompress(data)
-    _write(out, encode_image(x, suffix), args.force)
+    x = comp.decode(header, payload)
+    _write(out, encode_image(x, suffix), args.force, src)
     print(f"{out}: {x.shape[-1]}x{x.shape[-2]}, {x.shape[0]} channel(s)")
+
+
+def _convert(args: argparse.Namespace, to: str) -> tuple[Path, bytes, bytes]:
+    """(output, input bytes, output bytes) of a lossless conversion to ``to`` (``vcn`` or ``jpeg``)."""
+    from vcnlit.codecs.jpeg_tag import to_jpeg, to_vcn
+
+    src, out = Path(args.input), Path(args.output)
+    _check_output(out, args.force, src)
+    if _output_format(out) != to:
+        raise ConfigError(f"{out}: {args.command} writes a {'.vcn stream' if to == 'vcn' else 'JPEG file'}; "
+                          f"name it {'.vcn' if to == 'vcn' else '.jpg or .jpeg'}")
+    data = _read_stream(src)
+    converted = to_vcn(data) if to == "vcn" else to_jpeg(data)
+    _write(out, converted, args.force, src)
+    return out, data, converted
+
+
+def pack_jpeg(args: argparse.Namespace) -> None:
+    """A tagged JPEG file -> its .vcn stream (lossless; ``unpack`` gives back the same bytes)."""
+    out, jpeg, vcn = _convert(args, "vcn")
+    print(f"{out}: {len(vcn)} bytes ({len(jpeg) - len(vcn)} bytes, {1 - len(vcn) / len(jpeg):.1%} smaller "
+          f"than the JPEG file; `vcnlit unpack` gives it back byte for byte)")
+
+
+def unpack_vcn(args: argparse.Namespace) -> None:
+    """A SCIC/JPEG .vcn stream -> its tagged JPEG file (lossless; ``pack`` gives back the stream's coefficients)."""
+    out, _, jpeg = _convert(args, "jpeg")
+    print(f"{out}: {len(jpeg)} bytes, a standard JPEG file (`vcnlit decompress` restores the full image)")
 
 
 def models(args: argparse.Namespace) -> None:
@@ -164,7 +247,8 @@ def models(args: argparse.Namespace) -> None:
         i = m.info
         rates = ", ".join(f"{r:g}" for r in i["rate_points"])
         bd = i.get("bd_rate_vs_jpeg")
-        table.add_row(name + (" (default)" if name == DEFAULT_MODEL else ""), str(i["channels"]),
+        default = {DEFAULT_MODEL: " (default)", DEFAULT_GRAY_MODEL: " (default, gray)"}.get(name, "")
+        table.add_row(name + default, str(i["channels"]),
                       f"{i['codec']['format']} ({i['rate_key']})", rates, f"{m.path.stat().st_size / 1e6:.1f} MB",
                       "n/a" if bd is None else f"{bd:+.1f} %")
     Console(width=max(Console().width, 120)).print(table)
@@ -177,8 +261,12 @@ def _non_negative(v: str) -> int:
     return n
 
 
+def _force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file (never the input)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    _force(p)
     p.add_argument("--tile-size", type=_non_negative, default=None, metavar="N",
                    help="run the networks on N x N tiles (bounded memory, seam-free); 0: whole image; "
                         "default: the model's eval.tile_size")
@@ -186,12 +274,15 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vcnlit", description="Compress images with a trained vcnlit model.")
+    p.add_argument("--version", action="version", version=f"vcnlit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compress", help="image -> .vcn bitstream")
+    c = sub.add_parser("compress", help="image -> .vcn bitstream, or a standard JPEG file (.jpg, .jpeg; SCIC "
+                                        "models), by the output's extension")
     c.add_argument("input")
     c.add_argument("output")
     c.add_argument("--model", default=None,
-                   help=f"a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: {DEFAULT_MODEL}")
+                   help=f"a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: "
+                        f"{DEFAULT_MODEL} ({DEFAULT_GRAY_MODEL} for a grayscale image)")
     c.add_argument("--rate", type=float, default=None,
                    help="codec quality (SCIC) or step size (DNNC), within the model's trained range; "
                         "default: the model's")
@@ -204,8 +295,8 @@ def parser() -> argparse.ArgumentParser:
                         "time; the file decodes as any other); default: 0")
     _common(c)
     c.set_defaults(func=compress)
-    d = sub.add_parser("decompress", help=".vcn bitstream -> image (PNG, TIFF, BMP, PPM/PGM or lossless WebP, "
-                                                         "by the output's extension)")
+    d = sub.add_parser("decompress", help=".vcn bitstream or a JPEG file of `compress` -> image (PNG, TIFF, BMP, "
+                                          "PPM/PGM or lossless WebP, by the output's extension)")
     d.add_argument("input")
     d.add_argument("output")
     d.add_argument("--model", default=None,
@@ -215,6 +306,13 @@ def parser() -> argparse.ArgumentParser:
                         "better and proportionally slower; any N decodes any stream); default: the model's")
     _common(d)
     d.set_defaults(func=decompress)
+    for name, func, what in (("pack", pack_jpeg, "a JPEG file of `compress` -> its .vcn stream (lossless, smaller)"),
+                             ("unpack", unpack_vcn, "a .vcn stream of a SCIC JPEG model -> its JPEG file (lossless)")):
+        q = sub.add_parser(name, help=what)
+        q.add_argument("input")
+        q.add_argument("output")
+        _force(q)
+        q.set_defaults(func=func)
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=models, output=None)
     return p

@@ -196,17 +196,20 @@ class Compressor:
         return pack(self.header(x.shape, rate), self.codec.encode(y, rate))
 
     @torch.no_grad()
-    def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float]) -> tuple[bytes, float]:
-        """The best stream of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
+    def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float],
+                         form: Callable[[bytes], bytes] | None = None) -> tuple[bytes, float]:
+        """The best file of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
         grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
 
         Args:
             x: a (C, H, W) image in [0, 1] with the model's channel count.
-            max_bytes: the largest ``.vcn`` file allowed, in bytes.
+            max_bytes: the largest file allowed, in bytes.
             rates: the candidate rates, in order.
+            form: the file written for a ``.vcn`` stream (None: the stream itself; a tagged JPEG:
+                :func:`vcnlit.codecs.jpeg_tag.to_jpeg`); its size is the one limited.
 
         Returns:
-            The bitstream and the rate it was coded at.
+            The file and the rate it was coded at.
 
         Raises:
             ConfigError: even the smallest candidate's file is larger than ``max_bytes``.
@@ -215,11 +218,12 @@ class Compressor:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
         check_size(x.shape)
         y = self.rsn(self.pad(x[None]))[0]
+        form = form or (lambda data: data)
         coded: dict[int, bytes] = {}
 
         def stream(i: int) -> bytes:
             if i not in coded:
-                coded[i] = pack(self.header(x.shape, rates[i]), self.codec.encode(y, rates[i]))
+                coded[i] = form(pack(self.header(x.shape, rates[i]), self.codec.encode(y, rates[i])))
             return coded[i]
 
         small, large = 0, len(rates) - 1
@@ -234,7 +238,7 @@ class Compressor:
         best = large if len(stream(large)) <= max_bytes else small
         if self.refinement.steps:  # refined at the rate found; kept only if it still fits
             refined = self.signal(x[None], y[None], rates[best])[0]
-            data = pack(self.header(x.shape, rates[best]), self.codec.encode(refined, rates[best]))
+            data = form(pack(self.header(x.shape, rates[best]), self.codec.encode(refined, rates[best])))
             if len(data) <= max_bytes:
                 return data, rates[best]
         return stream(best), rates[best]
@@ -252,7 +256,12 @@ class Compressor:
         Raises:
             BitstreamError: the stream is malformed, corrupt, or was made by another model.
         """
-        hdr, payload = unpack(data)
+        return self.decode(*unpack(data))
+
+    @torch.no_grad()
+    def decode(self, hdr: Header, payload: bytes) -> Tensor:
+        """Decode a stream's header and codec payload (a ``.vcn``'s, or a tagged JPEG file's:
+        :mod:`vcnlit.codecs.jpeg_tag`); see :meth:`decompress`."""
         if hdr.fingerprint != self.fingerprint:
             raise BitstreamError(
                 f"this stream was made by another model (fingerprint {hdr.fingerprint.hex()}, "

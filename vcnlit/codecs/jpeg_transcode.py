@@ -6,7 +6,7 @@ of the DNNC codec (:mod:`vcnlit.codecs.entropy.context`) -- the idea of JPEG XL'
 recompression. :func:`transcode` reads the coefficients of a stream written by libjpeg (through
 jpeglib) and codes them; :func:`rebuild` writes them back as a baseline JPEG of the same quality,
 size and sampling (quantisation tables rebuilt from the quality and table set, the standard's Huffman
-tables).
+tables, or with ``optimize`` the optimal ones for the coefficients: :mod:`vcnlit.codecs.jpeg_huffman`).
 The rebuilt stream holds the same coefficients, so any JPEG decoder decodes it to the same pixels
 as the original, which :func:`transcode` checks with Pillow before it returns.
 
@@ -20,12 +20,14 @@ import io
 import os
 import tempfile
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 from vcnlit.codecs.byteio import BitWriter, ByteReader, bit_length
 from vcnlit.codecs.entropy import decode_planes, encode_planes
+from vcnlit.codecs.jpeg_huffman import codes, optimal_table
 from vcnlit.codecs.jpeg_stream import (
     LAYOUTS,
     ZIGZAG,
@@ -70,20 +72,6 @@ def standard_tables() -> list[bytes]:
     return sorted(out, key=lambda t: (t[0] & 15, t[0] >> 4))
 
 
-@lru_cache(maxsize=4)
-def _codes(body: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Code value and length of each symbol (0-255) of one Huffman table (canonical, Annex C)."""
-    counts, symbols = body[1:17], body[17:]
-    code_of, len_of = np.zeros(256, np.int64), np.zeros(256, np.int64)
-    code, k = 0, 0
-    for length, n in enumerate(counts, 1):
-        for _ in range(n):
-            code_of[symbols[k]], len_of[symbols[k]] = code, length
-            code, k = code + 1, k + 1
-        code <<= 1
-    return code_of, len_of
-
-
 def _magnitude(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """JPEG's size category of each value and its appended bits (ones' complement for negatives)."""
     size = bit_length(np.abs(v))
@@ -115,10 +103,19 @@ def _scan_order(planes: list[np.ndarray], layout: int) -> tuple[np.ndarray, np.n
     return blocks.reshape(-1, 64), np.tile(components, my * mx)
 
 
-def _entropy_coded(blocks: np.ndarray, components: np.ndarray, tables: list[bytes]) -> bytes:
-    """The entropy-coded segment of a baseline scan of ``blocks`` (N, 64, natural order), each of a
-    component (0 luma, coded with tables DC0/AC0; 1 and 2 chroma, DC1/AC1)."""
-    kinds = (components > 0).astype(np.int64)
+class ScanSymbols(NamedTuple):
+    """Every Huffman-coded symbol of a baseline scan, in stream order."""
+
+    table: np.ndarray  # the table that codes it: 0 DC luma, 1 AC luma, 2 DC chroma, 3 AC chroma
+    symbol: np.ndarray  # 0-255
+    bits: np.ndarray  # the bits appended after its code (the value's magnitude bits; 0 for ZRL and EOB)
+    nbits: np.ndarray  # how many
+
+
+def scan_symbols(blocks: np.ndarray, components: np.ndarray) -> ScanSymbols:
+    """The symbols of a baseline scan of ``blocks`` (N, 64, natural order), each of a component (0 luma,
+    coded with tables DC0/AC0; 1 and 2 chroma, DC1/AC1)."""
+    chroma = (components > 0).astype(np.int64) * 2
     zz = blocks[:, list(ZIGZAG)].astype(np.int64)
     n = len(zz)
     dc = zz[:, 0].copy()
@@ -126,67 +123,65 @@ def _entropy_coded(blocks: np.ndarray, components: np.ndarray, tables: list[byte
     for c in np.unique(components):  # DC predicted from the previous block of the same component
         idx = np.flatnonzero(components == c)
         diff[idx[1:]] = dc[idx[1:]] - dc[idx[:-1]]
-    codes = [_codes(t) for t in tables]  # DC0, AC0, DC1, AC1
-    keys, values, lengths = [], [], []
+    parts: list[tuple[np.ndarray, ...]] = []  # (key, table, symbol, bits, nbits); the key orders the stream
 
-    def emit(key: np.ndarray, value: np.ndarray, length: np.ndarray) -> None:
-        keys.append(key)
-        values.append(value)
-        lengths.append(length)
+    def emit(key: np.ndarray, table: np.ndarray, symbol, bits=0, nbits=0) -> None:
+        parts.append(tuple(np.broadcast_to(np.asarray(v, np.int64), key.shape) for v in (key, table, symbol, bits, nbits)))
 
     size, bits = _magnitude(diff)
-    dc_code = np.where(kinds == 0, codes[0][0][size], codes[2][0][size])
-    dc_len = np.where(kinds == 0, codes[0][1][size], codes[2][1][size])
-    base = np.arange(n) * 1024
-    emit(base, dc_code, dc_len)
-    emit(base + 1, bits, size)
+    emit(np.arange(n) * 1024, chroma, size, bits, size)
     b, k = np.nonzero(zz[:, 1:])
     k = k + 1
     first = np.r_[True, b[1:] != b[:-1]] if len(b) else np.zeros(0, bool)
     prev = np.where(first, 0, np.r_[0, k[:-1]])
     run = k - prev - 1
-    ac_tab = np.where(kinds[b] == 0, 1, 3)
-    ac_code = [codes[1], codes[3]]
+    ac_table = chroma[b] + 1
     for j in range(3):  # a run of 16+ zeros: ZRL (0xF0) codes first
         zrl = run >= 16 * (j + 1)
-        sel = (ac_tab[zrl] == 1)
-        emit(b[zrl] * 1024 + k[zrl] * 8 + j, np.where(sel, ac_code[0][0][0xF0], ac_code[1][0][0xF0]),
-             np.where(sel, ac_code[0][1][0xF0], ac_code[1][1][0xF0]))
+        emit(b[zrl] * 1024 + k[zrl] * 8 + j, ac_table[zrl], 0xF0)
     size, bits = _magnitude(zz[b, k])
-    sym = (run % 16) * 16 + size
-    lum = ac_tab == 1
-    emit(b * 1024 + k * 8 + 4, np.where(lum, ac_code[0][0][sym], ac_code[1][0][sym]),
-         np.where(lum, ac_code[0][1][sym], ac_code[1][1][sym]))
-    emit(b * 1024 + k * 8 + 5, bits, size)
+    emit(b * 1024 + k * 8 + 4, ac_table, (run % 16) * 16 + size, bits, size)
     last = np.zeros(n, np.int64)
     if len(b):
         last[b] = k  # the last write per block wins: k ascends within a block
     eob = np.flatnonzero(last < 63)
-    lum = kinds[eob] == 0
-    emit(eob * 1024 + 1023, np.where(lum, ac_code[0][0][0], ac_code[1][0][0]),
-         np.where(lum, ac_code[0][1][0], ac_code[1][1][0]))
-    key = np.concatenate(keys)
-    order = np.argsort(key, kind="stable")
+    emit(eob * 1024 + 1023, chroma[eob] + 1, 0)
+    order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
+    return ScanSymbols(*(np.concatenate([p[i] for p in parts])[order] for i in range(1, 5)))
+
+
+def _entropy_coded(symbols: ScanSymbols, tables: list[bytes]) -> bytes:
+    """The entropy-coded segment of a scan's symbols, coded with ``tables`` (DC0, AC0, DC1, AC1 DHT bodies)."""
+    code = np.stack([codes(t)[0] for t in tables])[symbols.table, symbols.symbol]
+    length = np.stack([codes(t)[1] for t in tables])[symbols.table, symbols.symbol]
     w = BitWriter()
-    w.put(np.concatenate(values)[order], np.concatenate(lengths)[order])
+    w.put(np.stack([code, symbols.bits], 1).ravel(), np.stack([length, symbols.nbits], 1).ravel())
     pad = -w.nbits() % 8
     if pad:
         w.put((1 << pad) - 1, pad)  # the last byte is padded with 1 bits
     return w.getvalue().replace(b"\xff", b"\xff\x00")
 
 
-def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.ndarray], qtables: str = "standard") -> bytes:
-    """A baseline JPEG (standard Huffman tables) of coefficient planes ``(rows, cols, 64)``, natural order."""
+def rebuild(layout: int, height: int, width: int, quality: int, planes: list[np.ndarray], qtables: str = "standard",
+            optimize: bool = False) -> bytes:
+    """A baseline JPEG of coefficient planes ``(rows, cols, 64)``, natural order: with the standard's Huffman
+    tables, or (``optimize``) the optimal ones for these coefficients (:func:`~vcnlit.codecs.jpeg_huffman.optimal_table`)."""
     nf = LAYOUTS[layout][0]
     for p in planes:
         if np.abs(p[..., 1:]).max(initial=0) > MAX_AC or np.abs(p[..., 0]).max(initial=0) > MAX_DC:
             raise BitstreamError("coefficient out of the range of a baseline JPEG")
-    blocks, components = _scan_order(planes, layout)
-    tables = standard_tables()
+    symbols = scan_symbols(*_scan_order(planes, layout))
+    if optimize:
+        counts = np.zeros((4, 256), np.int64)
+        np.add.at(counts, (symbols.table, symbols.symbol), 1)
+        tables = [optimal_table(tid, counts[i]) if counts[i].any() else b""
+                  for i, tid in enumerate((0x00, 0x10, 0x01, 0x11))]
+    else:
+        tables = standard_tables()
     used = tables[:2] if nf == 1 else tables
     head, sos = frame_headers(layout, height, width, quality, qtables)
     dht = b"".join(segment(0xC4, t) for t in used)
-    return head + dht + sos + _entropy_coded(blocks, components, tables) + b"\xff\xd9"
+    return head + dht + sos + _entropy_coded(symbols, tables) + b"\xff\xd9"
 
 
 def _read_coefficients(stream: bytes) -> list[np.ndarray]:
@@ -208,10 +203,9 @@ def _pixels(stream: bytes) -> np.ndarray:
         return np.asarray(im)
 
 
-def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
-    """The recompressed form of a baseline JPEG written by libjpeg at ``quality`` with the quantisation table
-    set ``qtables``; None when the stream has another layout or its rebuilt form would not decode to the same
-    pixels."""
+def coefficients(stream: bytes) -> tuple[int, int, int, list[np.ndarray]] | None:
+    """(layout, height, width, coefficient planes ``(rows, cols, 64)`` in natural order) of a baseline JPEG
+    of a layout :data:`~vcnlit.codecs.jpeg_stream.LAYOUTS` knows, else None."""
     found = layout_of(stream)
     if found is None:
         return None
@@ -223,7 +217,17 @@ def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes |
     shapes = plane_shapes(layout, height, width)
     if len(planes) != len(shapes) or any(p.shape[0] < r or p.shape[1] < c for p, (r, c) in zip(planes, shapes)):
         return None
-    planes = [p[:r, :c] for p, (r, c) in zip(planes, shapes)]
+    return layout, height, width, [p[:r, :c] for p, (r, c) in zip(planes, shapes)]
+
+
+def transcode(stream: bytes, quality: int, qtables: str = "standard") -> bytes | None:
+    """The recompressed form of a baseline JPEG written by libjpeg at ``quality`` with the quantisation table
+    set ``qtables``; None when the stream has another layout or its rebuilt form would not decode to the same
+    pixels."""
+    found = coefficients(stream)
+    if found is None:
+        return None
+    layout, height, width, planes = found
     try:
         same = np.array_equal(_pixels(rebuild(layout, height, width, quality, planes, qtables)), _pixels(stream))
     except (BitstreamError, OSError, ValueError):

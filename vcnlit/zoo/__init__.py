@@ -19,6 +19,9 @@ INDEX = ZOO_DIR / "index.json"
 #: the model ``vcnlit compress`` uses when none is named: colour photos are the common case; the colour
 #: recipe trained twice as long, 1-2.5 % fewer bits than scic_lowres_rgb at the same decode time
 DEFAULT_MODEL = "scic_lowres_rgb_long"
+#: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
+#: the grayscale recipe trained longer
+DEFAULT_GRAY_MODEL = "scic_lowres_long"
 
 
 @dataclass(frozen=True)
@@ -44,21 +47,29 @@ def entries() -> dict[str, ZooModel]:
     return {name: ZooModel(name, ZOO_DIR / info["file"], info) for name, info in sorted(index.items())}
 
 
-def resolve(model: str | Path | None) -> Path:
-    """The model file for ``--model``: a path to a ``model.ckpt``, a zoo name, or None for the default.
+def default_model(colour: bool = True) -> str:
+    """The zoo model for an image when none is named: :data:`DEFAULT_MODEL`, or for a grayscale image
+    :data:`DEFAULT_GRAY_MODEL`."""
+    return DEFAULT_MODEL if colour else DEFAULT_GRAY_MODEL
+
+
+def resolve(model: str | Path | None, colour: bool = True) -> Path:
+    """The model file for ``--model``: a path to a ``model.ckpt``, a zoo name, or None for the default
+    (:func:`default_model` of ``colour``).
 
     Raises:
         CheckpointError: neither an existing file nor a zoo name.
     """
     zoo = entries()
-    name = DEFAULT_MODEL if model is None else str(model)
+    name = default_model(colour) if model is None else str(model)
     if model is not None and Path(name).is_file():
         return Path(name)
     if name in zoo and zoo[name].path.is_file():
         return zoo[name].path
     known = ", ".join(zoo) or "none installed"
     if model is None:
-        raise CheckpointError(f"the default model {DEFAULT_MODEL!r} is not in the zoo ({known}); give --model")
+        kind = "" if colour else "grayscale "
+        raise CheckpointError(f"the default {kind}model {name!r} is not in the zoo ({known}); give --model")
     raise CheckpointError(f"--model {name}: no such file, and not a zoo model ({known}; `vcnlit models` lists them)")
 
 
