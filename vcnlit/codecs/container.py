@@ -116,7 +116,7 @@ def _params_json(params: dict[str, Any]) -> bytes:
     return pj
 
 
-def _jpeg_tables(header: Header) -> tuple[int, str] | None:
+def jpeg_tables(header: Header) -> tuple[int, str] | None:
     """(quality, table set) of a SCIC/JPEG header (the codec rounds its rate the same way), else None
     (also for a table set this version does not know: such a payload is stored whole)."""
     tables = header.params.get("tables", "standard")
@@ -132,7 +132,7 @@ def pack(header: Header, payload: bytes) -> bytes:
     _check_header(header, ValueError)
     pj = _params_json(header.params)
     payload = bytes(payload)
-    jpeg = _jpeg_tables(header)
+    jpeg = jpeg_tables(header)
     coding = 0
     if jpeg is not None:
         quality, tables = jpeg
@@ -225,7 +225,7 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
     header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
     if coding in (1, 2):
-        jpeg = _jpeg_tables(header)
+        jpeg = jpeg_tables(header)
         if jpeg is None:
             raise BitstreamError("header is corrupt (a compact JPEG payload in a non-JPEG stream or one of unknown tables)")
         bound = (header.height + 256, header.width + 256)  # a coded signal is at most the padded image

@@ -27,7 +27,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from vcnlit.codecs.container import Header, pack, unpack
+from vcnlit.codecs.container import Header, jpeg_tables, pack, unpack
 from vcnlit.codecs.jpeg_stream import segment
 from vcnlit.codecs.jpeg_transcode import coefficients, rebuild
 from vcnlit.errors import BitstreamError
@@ -60,10 +60,10 @@ def jpeg_settings(header: Header) -> tuple[int, str]:
         what = "a DNNC model's" if header.mode == "dnnc" else f"a {header.codec} stream's"
         raise NoStandardFormError(f"{what} coded signal is no standard JPEG; only a SCIC model with a JPEG "
                                   f"codec has a .jpg form (keep .vcn)")
-    tables = header.params.get("tables", "standard")
-    if not 1 <= header.rate <= 100 or not isinstance(tables, str):
-        raise BitstreamError(f"header is corrupt (JPEG quality {header.rate:g}, tables {tables!r})")
-    return round(header.rate), tables
+    settings = jpeg_tables(header)
+    if settings is None:
+        raise BitstreamError(f"header is corrupt (JPEG quality {header.rate:g}, tables {header.params.get('tables')!r})")
+    return settings
 
 
 def to_jpeg(data: bytes) -> bytes:
