@@ -21,8 +21,9 @@ run: ## train + evaluate the default experiment (override: make run EXP=scic_ful
 smoke: ## the whole pipeline with tiny nets, a few seconds
 	$(PY) -m vcnlit.run +experiment=$(EXP) debug=smoke logger=csv $(ARGS)
 
-bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min)
+bench: ## speed, memory and coding-efficiency benchmarks -> benchmarks/results.json, benchmarks/RESULTS.md (about 10 min); the .vcn container against Lepton, brunsli, JPEG XL -> benchmarks/recompress.json, RECOMPRESS.md (about a minute)
 	$(PY) -m benchmarks.run $(ARGS)
+	$(PY) -m benchmarks.bench_recompress $(filter --quick,$(ARGS))
 
 # `make tables results_dir=DIR runs_dir=DIR` (or make ablation) passes them on, as ARGS='results_dir=DIR' does
 TABLES_VARS = $(foreach v,results_dir runs_dir,$(if $($(v)),$(v)=$($(v))))

@@ -68,7 +68,7 @@ def test_tables_smoke_chain(image_dirs, tmp_path):
     out = full.parent / tables.results_name(full.name, args[2:])
     assert out != full and out.name.startswith(full.name + "_")
     names = {"scic_lowres", "scic_lowres_idn_only", "jpeg", "jpeg_optimized", "jpeg_vcn", "jpeg_psnr_vcn", "jpeg2000", "webp", "avif",
-             "bicubic_jpeg"}
+             "jpegxl", "dnnc_vcn", "bicubic_jpeg", "bicubic_jpeg_psnr_vcn", "bicubic_dnnc_vcn"}
     assert names == {p.stem for p in out.glob("*.json")}
     ours = json.loads((out / "scic_lowres.json").read_text())
     assert ours["results"]["quality"] == [10, 40] and ours["meta"]["channels"] == 1

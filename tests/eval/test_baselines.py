@@ -111,3 +111,69 @@ def test_a_model_with_psnr_tables_or_a_dead_zone_is_compared_with_the_standard_j
     spec = baseline_codec_spec(StandardCodec("jpeg", 30, tables="psnr", deadzone=0.45))
     assert spec == {"format": "jpeg", "optimize": True, "subsampling": 2, "quality": 30.0}  # libjpeg's encoder
     assert baseline_codec_spec(DnncCodec())["format"] == "jpeg"
+
+
+DCT = {"format": "dct", "entropy": "context", "colour": "ycbcr420", "deadzone": 0.45, "deadzone_hf": 0.1}
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dnnc_control_counts_the_vcn_file_of_the_padded_signal(image_dirs, channels):
+    """DNNC's codec alone, in a .vcn file: the file's bytes, the decoded image cropped to the image's size."""
+    from vcnlit.codecs import DnncCodec, Header, pack, unpack
+    from vcnlit.data import load_folder
+    from vcnlit.eval.baselines import CodecBaseline
+    from vcnlit.eval.metrics import bpp
+    from vcnlit.pixels import pad_to_multiple
+
+    images = load_folder(image_dirs["test"], channels, "data.test_dir")  # 40x56 and 37x45: one needs padding
+    d = CodecBaseline("dnnc_vcn", DCT, [64, 16], container=True).evaluate(images, progress=False)
+    assert d["meta"]["rate_key"] == "step" and d["results"]["step"] == [64, 16]
+    assert "header_bytes" not in d["results"]
+    codec = DnncCodec(**{k: v for k, v in DCT.items() if k != "format"})
+    for n, x in images:
+        c, h, w = x.shape
+        row = d["results_by_image"][n]
+        for i, step in enumerate((64, 16)):
+            payload = codec.encode(pad_to_multiple(x, 8), step)
+            file = pack(Header("dnnc", "dct", c, h, w, float(step), codec.header_params(c)), payload)
+            assert unpack(file)[1] == payload
+            assert row["bpp"][i] == bpp(len(file), h, w)
+        assert row["bpp"][0] < row["bpp"][1] and row["psnr"][0] < row["psnr"][1]
+
+
+def test_resampled_control_in_a_vcn_file(image_dirs):
+    """bicubic /2 + JPEG (psnr tables) in a .vcn file + bicubic x2: the .vcn file of the half-size image's JPEG."""
+    from vcnlit.data import load_folder
+    from vcnlit.eval.baselines import CodecBaseline, ResampledCodecBaseline
+    from vcnlit.nets import resize
+
+    images = load_folder(image_dirs["test"], 1, "data.test_dir")
+    spec = {"format": "jpeg", "optimize": True, "tables": "psnr"}
+    vcn = ResampledCodecBaseline("b", spec, [30], container=True).evaluate(images, progress=False)
+    plain = ResampledCodecBaseline("b", spec, [30]).evaluate(images, progress=False)
+    assert vcn["meta"]["container"] is True and vcn["meta"]["scale"] == 2
+    half = [(n, resize(x[None], (round(x.shape[-2] / 2), round(x.shape[-1] / 2)))[0].clamp(0, 1)) for n, x in images]
+    ref = CodecBaseline("jpeg_psnr_vcn", spec, [30], container=True).evaluate(half, progress=False)
+    for (n, x), (_, h) in zip(images, half):
+        ratio = h.shape[-2] * h.shape[-1] / (x.shape[-2] * x.shape[-1])
+        assert vcn["results_by_image"][n]["bpp"][0] == pytest.approx(ref["results_by_image"][n]["bpp"][0] * ratio)
+        assert vcn["results_by_image"][n]["psnr"] == plain["results_by_image"][n]["psnr"]  # the same pixels
+        assert vcn["results_by_image"][n]["bpp"][0] < plain["results_by_image"][n]["bpp"][0]  # in fewer bytes
+
+
+def test_jpegxl_anchor_counts_its_stream(image_dirs):
+    import imagecodecs
+
+    from vcnlit.data import load_folder
+    from vcnlit.eval.baselines import CodecBaseline
+    from vcnlit.eval.metrics import bpp
+    from vcnlit.pixels import to_uint8
+
+    images = load_folder(image_dirs["test"], 3, "data.test_dir")
+    d = CodecBaseline("jpegxl", {"format": "jpegxl", "effort": 7}, [8, 1]).evaluate(images, progress=False)
+    assert d["meta"]["rate_key"] == "distance" and "header_bytes" not in d["results"]  # bit-packed: not measured
+    assert "libjxl" in d["description"]
+    for n, x in images:
+        for i, dist in enumerate((8, 1)):
+            stream = imagecodecs.jpegxl_encode(to_uint8(x), distance=dist, effort=7, usecontainer=False)
+            assert d["results_by_image"][n]["bpp"][i] == bpp(len(stream), *x.shape[-2:])

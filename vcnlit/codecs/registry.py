@@ -27,6 +27,11 @@ def build_codec(spec: dict[str, Any], rate: float | None = None) -> Codec:
         step = rate if rate is not None else spec.pop("step", 8.0)
         spec.pop("step", None)
         return DnncCodec(step=float(step), **_only(spec, DNNC_KEYS))
+    if fmt == "jpegxl":
+        from vcnlit.codecs.jpegxl import JpegXlCodec
+
+        distance = rate if rate is not None else spec.pop("distance", 1.0)
+        return JpegXlCodec(distance=float(distance), **_only(spec, ("effort",)))
     quality = rate if rate is not None else spec.pop("quality", 20)
     spec.pop("quality", None)
     return StandardCodec(format=fmt, quality=float(quality), **_only(spec, ("optimize", "subsampling", "tables", "deadzone", "deadzone_hf")))

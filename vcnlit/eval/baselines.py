@@ -18,11 +18,12 @@ from vcnlit.codecs import Codec, Header, pack
 from vcnlit.codecs.dct import ENCODER_ONLY
 from vcnlit.codecs.registry import build_codec, codec_spec
 from vcnlit.compressor import Compressor
-from vcnlit.eval.headers import header_bytes
+from vcnlit.eval.headers import HEADER_FORMATS, header_bytes
 from vcnlit.eval.metrics import bpp, mean
 from vcnlit.eval.rd import CodeFn, model_code_fn, rd_curve
 from vcnlit.eval.results import results_json
 from vcnlit.nets import resize
+from vcnlit.pixels import pad_to_multiple
 
 
 def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
@@ -35,7 +36,12 @@ def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
 
 
 def _encoder(codec: Codec) -> str:
-    """Who writes the codec's streams: Pillow's libraries, or vcnlit's own JPEG encoder (``codec.deadzone``)."""
+    """Who writes the codec's streams: the codec's own word (JPEG XL: libjxl), vcnlit's own encoder (DNNC,
+    the dead-zone JPEG encoder of ``codec.deadzone``), or Pillow's libraries."""
+    if getattr(codec, "encoder", None):
+        return str(codec.encoder)
+    if codec.mode == "dnnc":
+        return "vcnlit's block DCT + torchac"
     return "vcnlit's dead-zone encoder" if getattr(codec, "deadzone", None) is not None else "Pillow"
 
 
@@ -67,21 +73,26 @@ class Baseline(ABC):
 
 
 class CodecBaseline(Baseline):
-    """A standard codec (Pillow) applied to the image itself.
+    """A codec without any network (a standard one, JPEG XL, or DNNC's) applied to the image itself.
 
     ``container=True`` counts the bytes of a ``.vcn`` file holding the codec's stream instead of the
     stream alone (for JPEG: recompressed, :mod:`vcnlit.codecs.jpeg_transcode`): what vcnlit's bitstream
-    gives the plain codec, without any network.
+    gives the plain codec, without any network. The rate points are the codec's rate knob
+    (``rate_key``: a quality, a JPEG XL distance, a DNNC step).
 
     The plain files keep their headers (JPEG's tables, the AVIF/WebP/JP2 boxes), which the bpp counts:
     their sizes go beside the results as ``header_bytes`` and ``header_bpp`` (per rate point, mean over the
-    images; per image in ``results_by_image``), measured from each file (:mod:`vcnlit.eval.headers`).
+    images; per image in ``results_by_image``), measured from each file (:mod:`vcnlit.eval.headers`) of the
+    formats it can read (not JPEG XL's bit-packed headers).
     """
 
     def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], description: str = "",
                  table_points: Sequence[float] | None = None, container: bool = False) -> None:
         self.codec = build_codec(dict(codec), rate=float(points[0]))
+        self.rate_key = self.codec.rate_key
         self.container = bool(container)
+        #: the plain files' headers are measured (a format :mod:`vcnlit.eval.headers` reads)
+        self.headers = not self.container and self.codec.name in HEADER_FORMATS
         super().__init__(name, points, description or f"plain {self.codec.name} ({_encoder(self.codec)}) {codec_spec(self.codec)}",
                          table_points)
         #: the header bytes of every file coded, in coding order (images x rates)
@@ -90,14 +101,17 @@ class CodecBaseline(Baseline):
     def code_fn(self) -> CodeFn:
         def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
             c, h, w = x.shape[-3:]
+            padded = pad_to_multiple(x, self.codec.block)  # DNNC codes whole blocks, as the Compressor pads
             for rate in rates:
-                res = self.codec.round_trip(x, rate)
+                res = self.codec.round_trip(padded, rate)
+                decoded = res.decoded[..., :h, :w]
                 if not self.container:
-                    self._headers.append(header_bytes(self.codec.name, res.payloads[0]))
-                    yield res.decoded, res.nbytes[0]
+                    if self.headers:
+                        self._headers.append(header_bytes(self.codec.name, res.payloads[0]))
+                    yield decoded, res.nbytes[0]
                     continue
                 header = Header(self.codec.mode, self.codec.name, c, h, w, float(rate), self.codec.header_params(c), bytes(8))
-                yield res.decoded, len(pack(header, res.payloads[0]))
+                yield decoded, len(pack(header, res.payloads[0]))
 
         return code
 
@@ -105,7 +119,7 @@ class CodecBaseline(Baseline):
                  progress: bool = True) -> dict[str, Any]:
         self._headers = []
         data = super().evaluate(images, prov, progress)
-        if self.container:
+        if not self.headers:
             return data
         n = len(self.points)
         for k, (name, x) in enumerate(images):
@@ -121,12 +135,18 @@ class CodecBaseline(Baseline):
 
 
 class ResampledCodecBaseline(CodecBaseline):
-    """Non-learned re-sampling: bicubic down-sampling by ``scale``, the codec, bicubic up-sampling."""
+    """Non-learned re-sampling: bicubic down-sampling by ``scale``, the codec, bicubic up-sampling.
+
+    With ``container=True`` the bytes are those of a ``.vcn`` file of the small image's stream: the
+    low-resolution models' bitstream without their networks.
+    """
 
     def __init__(self, name: str, codec: dict[str, Any], points: Sequence[float], scale: int = 2,
-                 description: str = "", table_points: Sequence[float] | None = None) -> None:
+                 description: str = "", table_points: Sequence[float] | None = None,
+                 container: bool = False) -> None:
         super().__init__(name, codec, points,
-                         description or f"bicubic /{scale}, {codec.get('format')}, bicubic x{scale}", table_points)
+                         description or f"bicubic /{scale}, {codec.get('format')}, bicubic x{scale}", table_points,
+                         container)
         self.scale = int(scale)
 
     def code_fn(self) -> CodeFn:

@@ -83,6 +83,8 @@ def _avif(data: bytes) -> int:
 
 
 _PARSERS: dict[str, Callable[[bytes], int]] = {"jpeg": _jpeg, "jpeg2000": _jpeg2000, "webp": _webp, "avif": _avif}
+#: the formats whose headers :func:`header_bytes` measures (not JPEG XL: its codestream header is bit-packed)
+HEADER_FORMATS = frozenset(_PARSERS)
 
 
 def header_bytes(fmt: str, data: bytes) -> int:

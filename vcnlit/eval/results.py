@@ -13,7 +13,7 @@ from typing import Any
 from vcnlit.io import write_json
 from vcnlit.portable import portable
 
-PACKAGES = ("vcnlit", "torch", "pytorch-lightning", "hydra-core", "pillow", "torchac", "numpy")
+PACKAGES = ("vcnlit", "torch", "pytorch-lightning", "hydra-core", "pillow", "torchac", "numpy", "imagecodecs")
 
 
 def versions() -> dict[str, str]:
