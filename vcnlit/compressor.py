@@ -16,6 +16,7 @@ from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
 from vcnlit.pixels import pad_to_multiple
+from vcnlit.precision import fast_bf16
 from vcnlit.refinement import Refinement, objective, refine_signal
 
 #: side, in image pixels, of the tiles the networks run on (config ``eval.tile_size``; 0/None: whole image)
@@ -73,6 +74,10 @@ class Compressor:
         system: the trained networks (RSN and IDN are used; the VCN is a training device only).
         codec: the real codec between them.
         tile_size: tile side in image pixels (0 or None: whole images).
+        refinement: encoder-side refinement of the coded signal (none by default).
+        bf16: run the RSN and IDN in bfloat16 (autocast; weights stay float32); None: where the CPU
+            computes bfloat16 natively (:func:`vcnlit.precision.fast_bf16`). The cost in coding
+            efficiency is measured in ``benchmarks/``' results; any stream decodes either way.
 
     Example:
         >>> model = load_model("model.ckpt")                       # doctest: +SKIP
@@ -82,9 +87,10 @@ class Compressor:
     """
 
     def __init__(self, system: ResamplingSystem, codec: Codec, tile_size: int | None = DEFAULT_TILE_SIZE,
-                 refinement: Refinement | None = None) -> None:
+                 refinement: Refinement | None = None, bf16: bool | None = None) -> None:
         self.system, self.codec = system, codec
         self.refinement = refinement or Refinement()
+        self.bf16 = fast_bf16() if bf16 is None else bool(bf16)
         self.multiple = system.scale * codec.block
         if tile_size is not None and int(tile_size) < 0:
             raise ConfigError(f"tile_size must be >= 0 (0: no tiling), got {tile_size}")
@@ -101,16 +107,24 @@ class Compressor:
             self.system.to(memory_format=torch.channels_last)
         return x.contiguous(memory_format=torch.channels_last)
 
+    def _precision(self, fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+        """``fn`` in the inference precision (bfloat16 autocast when ``self.bf16``), returning float32."""
+        def run(t: Tensor) -> Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                return fn(t).float()
+
+        return run
+
     def rsn(self, x: Tensor) -> Tensor:
         """Y of a padded batch, tile by tile when it is larger than a tile."""
-        return tiled(self.system.rsn, self._channels_last(x), self.tile, self._halo_rsn,
+        return tiled(self._precision(self.system.rsn), self._channels_last(x), self.tile, self._halo_rsn,
                      down=self.system.scale).contiguous()
 
     def idn(self, z: Tensor, units: Tensor) -> Tensor:
         """Restored padded batch from decoded Z (the system's self-ensembled IDN), tile by tile when it is
         larger than a tile."""
         s = self.system.scale
-        return tiled(lambda t: self.system.restore(t, units), self._channels_last(z), self.tile // s,
+        return tiled(self._precision(lambda t: self.system.restore(t, units)), self._channels_last(z), self.tile // s,
                      self._halo_idn, up=s).contiguous()
 
     @cached_property

@@ -36,8 +36,13 @@ def middle_rate(rate_points: list[float]) -> float:
     return points[len(points) // 2]
 
 
+#: the Compressor's inference precisions (``bf16``: recorded on a CPU with bfloat16 hardware, checked there)
+PRECISIONS = ("fp32", "bf16")
+
+
 def model_record(name: str, image: Path) -> dict[str, Any]:
-    """One model's file digest and its stream of ``image``: digest, size, rate and PSNR (dB, 8-bit)."""
+    """One model's file digest, rate, and its stream of ``image`` in each inference precision (float32,
+    and bfloat16, whose bytes depend on the CPU's bfloat16 hardware): digest, size and PSNR (dB, 8-bit)."""
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
     from vcnlit.data import load_image
@@ -46,18 +51,16 @@ def model_record(name: str, image: Path) -> dict[str, Any]:
 
     entry = entries()[name]
     model = load_model(entry.path)
-    comp = Compressor(model.system, model.codec, tile_size=model.tile_size)
     x = load_image(image, model.system.channels)
     rate = middle_rate(entry.info["rate_points"])
-    data = comp.compress(x, rate)
-    x_hat = comp.decompress(data)
-    return {
-        "ckpt_sha256": hashlib.sha256(entry.path.read_bytes()).hexdigest(),
-        "rate": rate,
-        "vcn_bytes": len(data),
-        "vcn_sha256": hashlib.sha256(data).hexdigest(),
-        "psnr": round(float(psnr(x_hat[None], x[None])[0]), 4),
-    }
+    record: dict[str, Any] = {"ckpt_sha256": hashlib.sha256(entry.path.read_bytes()).hexdigest(), "rate": rate}
+    for precision in PRECISIONS:
+        comp = Compressor(model.system, model.codec, tile_size=model.tile_size, bf16=precision == "bf16")
+        data = comp.compress(x, rate)
+        x_hat = comp.decompress(data)
+        record[precision] = {"vcn_bytes": len(data), "vcn_sha256": hashlib.sha256(data).hexdigest(),
+                             "psnr": round(float(psnr(x_hat[None], x[None])[0]), 4)}
+    return record
 
 
 def zoo_record() -> dict[str, Any]:

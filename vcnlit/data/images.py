@@ -108,7 +108,7 @@ def load_image(path: str | Path, channels: int = 3, warn_gray: bool = True) -> T
 
 #: file extensions that hold a decoded image without loss, and Pillow's format (and options) for each
 LOSSLESS_FORMATS: dict[str, tuple[str, dict]] = {
-    ".png": ("PNG", {}), ".tif": ("TIFF", {}), ".tiff": ("TIFF", {}), ".bmp": ("BMP", {}),
+    ".png": ("PNG", {"compress_level": 3}), ".tif": ("TIFF", {}), ".tiff": ("TIFF", {}), ".bmp": ("BMP", {}),
     ".ppm": ("PPM", {}), ".pgm": ("PPM", {}), ".pnm": ("PPM", {}), ".webp": ("WEBP", {"lossless": True}),
 }
 
