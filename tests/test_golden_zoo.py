@@ -85,3 +85,9 @@ def test_evaluation_path_matches_cli(name: str, crop: Path, tmp_path: Path, one_
     cli_image = from_uint8(cli_pixels)[None]
     assert rd["psnr"][0] == pytest.approx(float(psnr(cli_image, x[None])[0]), abs=1e-9)
     assert torch.equal(comp.decompress(data), rt.x_hat[0])
+    if comp.has_jpeg_form:  # the standard JPEG file's size is the one `vcnlit compress IN OUT.jpg` writes
+        jpg = tmp_path / "x.jpg"
+        assert main(["compress", str(crop), str(jpg), "--model", name, "--rate", f"{rate:g}"]) == 0
+        assert rd["bpp-jpeg"] == [bpp(jpg.stat().st_size, h, w)]
+    else:
+        assert "bpp-jpeg" not in rd

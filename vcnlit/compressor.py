@@ -11,6 +11,7 @@ from torch import Tensor
 
 from vcnlit.codecs import BitstreamError, Codec, Header, model_fingerprint, pack, unpack
 from vcnlit.codecs.container import check_size
+from vcnlit.codecs.jpeg_tag import jpeg_file
 from vcnlit.codecs.registry import build_codec
 from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
@@ -30,6 +31,7 @@ class RoundTrip(NamedTuple):
     y: Tensor  # re-sampled signals fed to the codec
     z: Tensor  # decoded signals
     nbytes: list[int]  # bytes of each image's complete .vcn file (container header included)
+    jpeg_nbytes: list[int] | None = None  # bytes of each image's standard JPEG file (SCIC/JPEG, when asked)
 
 
 def tiled(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int, halo: int, up: int = 1, down: int = 1) -> Tensor:
@@ -127,6 +129,11 @@ class Compressor:
         return tiled(self._precision(lambda t: self.system.restore(t, units)), self._channels_last(z), self.tile // s,
                      self._halo_idn, up=s).contiguous()
 
+    @property
+    def has_jpeg_form(self) -> bool:
+        """Whether the model's streams are standard JPEGs too (a SCIC model with a JPEG codec)."""
+        return self.codec.mode == "scic" and self.codec.name == "jpeg"
+
     @cached_property
     def fingerprint(self) -> bytes:
         """Hash of the decoder-relevant weights (RSN + IDN), taken at first use: a stream only decodes
@@ -169,7 +176,8 @@ class Compressor:
         return refined if cost(refined) < cost(y) else y
 
     @torch.no_grad()
-    def round_trip(self, x: Tensor, rate: float | list[float], y: Tensor | None = None) -> RoundTrip:
+    def round_trip(self, x: Tensor, rate: float | list[float], y: Tensor | None = None,
+                   jpeg_sizes: bool = False) -> RoundTrip:
         """Code a batch for real at one rate (or one rate per image).
 
         Args:
@@ -177,9 +185,11 @@ class Compressor:
             rate: the codec rate, or one per image.
             y: ``self.rsn(self.pad(x))`` when already at hand (it does not depend on the rate, so an RD
                 curve computes it once per image).
+            jpeg_sizes: also the size of each image's standard JPEG file (``vcnlit compress IN OUT.jpg``;
+                SCIC models with a JPEG codec only).
 
         Returns:
-            The restored images, Y, the decoded Z and each image's .vcn size in bytes.
+            The restored images, Y, the decoded Z, each image's .vcn size in bytes (and its .jpg size).
         """
         h, w = x.shape[-2:]
         rates = list(rate) if isinstance(rate, (list, tuple)) else [float(rate)] * x.shape[0]
@@ -189,7 +199,10 @@ class Compressor:
         coded = self.codec.round_trip(y, rates)
         x_hat = self.idn(coded.decoded, self.rate_units(rates, x.device))
         sizes = [len(pack(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
-        return RoundTrip(x_hat[..., :h, :w].clamp(0, 1), y, coded.decoded, sizes)
+        jpeg = None
+        if jpeg_sizes and self.has_jpeg_form:
+            jpeg = [len(jpeg_file(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
+        return RoundTrip(x_hat[..., :h, :w].clamp(0, 1), y, coded.decoded, sizes, jpeg)
 
     @torch.no_grad()
     def compress(self, x: Tensor, rate: float | None = None) -> bytes:

@@ -43,7 +43,8 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     prov = provenance(OmegaConf.to_container(cfg, resolve=True))
     refinement = Refinement(**cfg.eval.get("refine", {}))
     rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
-                       tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE), refinement=refinement)
+                       tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE), refinement=refinement,
+                       bf16=cfg.eval.get("bf16"))
     write_results(out_dir / "rd.json", rd)
     if not cfg.eval.get("baseline", True):
         plot = plot_rd([rd], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",

@@ -72,7 +72,11 @@ def to_jpeg(data: bytes) -> bytes:
     Raises:
         BitstreamError: ``data`` is not a valid stream, or (:class:`NoStandardFormError`) not a JPEG one.
     """
-    header, payload = unpack(data)
+    return jpeg_file(*unpack(data))
+
+
+def jpeg_file(header: Header, payload: bytes) -> bytes:
+    """The tagged JPEG file of a SCIC/JPEG stream given as its header and its codec's payload (a JPEG)."""
     quality, tables = jpeg_settings(header)
     found = coefficients(payload)
     if found is None:

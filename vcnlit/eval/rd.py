@@ -12,20 +12,21 @@ from vcnlit.compressor import Compressor
 from vcnlit.eval.metrics import bpp, distortion, mean, psnr_y
 from vcnlit.eval.progress import progress as progress_bar
 
-#: codes one (1, C, H, W) image at each rate in turn: (restored image, bytes of the real bitstream) per rate
-CodeFn = Callable[[Tensor, Sequence[float]], Iterator[tuple[Tensor, int]]]
+#: codes one (1, C, H, W) image at each rate in turn: (restored image, bytes of the real bitstream) per rate,
+#: optionally with the bytes of the same stream in other file forms (``{"jpeg": n}``: results key ``bpp-jpeg``)
+CodeFn = Callable[[Tensor, Sequence[float]], Iterator[tuple[Tensor, int] | tuple[Tensor, int, dict[str, int]]]]
 METRICS = ("bpp", "psnr", "ssim", "ms-ssim")
 
 
-def model_code_fn(compressor: Compressor) -> CodeFn:
+def model_code_fn(compressor: Compressor, jpeg_sizes: bool = False) -> CodeFn:
     """A trained system through the vcnlit container; its RSN runs once per image (Y does not depend on
-    the rate)."""
+    the rate). ``jpeg_sizes``: a SCIC/JPEG model's standard JPEG file sizes too (``bpp-jpeg``)."""
 
-    def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int]]:
+    def code(x: Tensor, rates: Sequence[float]) -> Iterator[tuple[Tensor, int, dict[str, int]]]:
         y = compressor.rsn(compressor.pad(x))
         for rate in rates:
-            rt = compressor.round_trip(x, rate, y=y)
-            yield rt.x_hat, rt.nbytes[0]
+            rt = compressor.round_trip(x, rate, y=y, jpeg_sizes=jpeg_sizes)
+            yield rt.x_hat, rt.nbytes[0], {} if rt.jpeg_nbytes is None else {"jpeg": rt.jpeg_nbytes[0]}
 
     return code
 
@@ -63,7 +64,7 @@ def rd_curve(
     Returns:
         ``(results, results_by_image)`` in CompressAI's layout: ``results`` maps ``bpp``, ``psnr``,
         ``ssim``, ``ms-ssim`` and ``rate_key`` to one value per rate point (each metric computed per
-        image, then averaged over images), plus CompressAI's ``psnr-rgb`` / ``ms-ssim-rgb`` keys (the
+        image, then averaged over images), ``bpp-<form>`` where ``code`` gives other file forms' sizes, plus CompressAI's ``psnr-rgb`` / ``ms-ssim-rgb`` keys (the
         values of ``psnr`` / ``ms-ssim``, over every channel the images have, grayscale too), so
         CompressAI's plotting (``python -m compressai.utils.plot``, metric ``psnr-rgb`` by default) reads
         the files unchanged. RGB images also get ``psnr-y`` (PSNR on luma).
@@ -79,15 +80,18 @@ def rd_curve(
         for name, x in images:
             xb = x.unsqueeze(0) if x.dim() == 3 else x
             row = by_image[name]
-            for x_hat, nbytes in code(xb, rates):
+            for x_hat, nbytes, *forms in code(xb, rates):
                 row["bpp"].append(bpp(nbytes, xb.shape[-2], xb.shape[-1]))
+                for form, n in (forms[0] if forms else {}).items():
+                    row.setdefault(f"bpp-{form}", []).append(bpp(n, xb.shape[-2], xb.shape[-1]))
                 for m, v in zip(METRICS[1:], distortion(x_hat, xb)):
                     row[m].append(v)
                 if rgb:
                     row["psnr-y"].append(float(psnr_y(x_hat, xb)[0]))
                 advance()
+    keys = [*metrics, *sorted({k for row in by_image.values() for k in row} - set(metrics))]
     results: dict[str, list[float]] = {
-        m: [mean([by_image[n][m][i] for n in by_image]) for i in range(len(rates))] for m in metrics
+        m: [mean([by_image[n][m][i] for n in by_image]) for i in range(len(rates))] for m in keys
     }
     results.update({f"{m}-rgb": results[m] for m in ("psnr", "ms-ssim")})
     results[rate_key] = rates

@@ -24,17 +24,20 @@ from vcnlit.refinement import Refinement
 def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple[str, Tensor]],
                   rate_points: Sequence[float], name: str, extra_meta: dict[str, Any] | None = None,
                   progress: bool = True, tile_size: int | None = DEFAULT_TILE_SIZE,
-                  refinement: Refinement | None = None) -> dict[str, Any]:
+                  refinement: Refinement | None = None, bf16: bool | None = None) -> dict[str, Any]:
     """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict; with
-    ``refinement`` steps, every image's Y is refined at each rate before it is coded."""
+    ``refinement`` steps, every image's Y is refined at each rate before it is coded; ``bf16``: the
+    networks' inference precision (:class:`~vcnlit.compressor.Compressor`; None: the CPU's fastest)."""
     system.eval()
     rates = [float(r) for r in rate_points]
-    coder = Compressor(system, codec, tile_size=tile_size, refinement=refinement)
-    results, by_image = rd_curve(model_code_fn(coder), images, rates, codec.rate_key,
+    coder = Compressor(system, codec, tile_size=tile_size, refinement=refinement, bf16=bf16)
+    results, by_image = rd_curve(model_code_fn(coder, jpeg_sizes=True), images, rates, codec.rate_key,
                                  label=name, progress=progress)
     meta = {"experiment": name, "channels": system.channels, "scale": system.scale, "rate_key": codec.rate_key,
             "rate_points": rates, "codec": codec_spec(codec), "images": [n for n, _ in images],
-            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image",
+            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image"
+                          + ("; bpp-jpeg: of the standard JPEG file (vcnlit compress IN OUT.jpg)" if coder.has_jpeg_form else ""),
+            "inference": "bfloat16" if coder.bf16 else "float32",
             **({"refinement": asdict(refinement)} if refinement and refinement.steps else {}),
             **(extra_meta or {})}
     return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)
