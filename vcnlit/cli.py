@@ -290,9 +290,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the largest file allowed, in bits per pixel: codes at the highest rate within the "
                         "model's trained range whose file fits (instead of --rate)")
     c.add_argument("--refine", type=_non_negative, default=0, metavar="N",
-                   help="refine the coded signal for this image with N gradient steps (10: 2-4.5 %% fewer bits "
-                        "at equal PSNR with the JPEG-based models, under 1 %% with DNNC's, for 25-50x the encode "
-                        "time; the file decodes as any other); default: 0")
+                   help="refine the coded signal for this image with N gradient steps (fewer bits at equal PSNR for "
+                        "a much slower encode: docs/results.md; the file decodes as any other); default: 0")
     _common(c)
     c.set_defaults(func=compress)
     d = sub.add_parser("decompress", help=".vcn bitstream or a JPEG file of `compress` -> image (PNG, TIFF, BMP, "

@@ -16,8 +16,8 @@ from vcnlit.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
-#: the model ``vcnlit compress`` uses when none is named: colour photos are the common case; the colour
-#: recipe trained twice as long, 1-2.5 % fewer bits than scic_lowres_rgb at the same decode time
+#: the model ``vcnlit compress`` uses for a colour photo when none is named: the colour recipe trained twice
+#: as long (how it compares: the README's zoo table)
 DEFAULT_MODEL = "scic_lowres_rgb_long"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
 #: the grayscale recipe trained longer
