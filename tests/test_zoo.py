@@ -182,6 +182,10 @@ def test_bpp_codes_the_highest_rate_whose_file_fits(photo, tmp_path):
                "--bpp", str(budget * 8 / (45 * 61)))
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "a.vcn").read_bytes() == data and f"quality={q:g}" in p.stdout
+    assert "above what" not in p.stderr
+    p = vcnlit("compress", str(photo), str(tmp_path / "c.vcn"), "--model", str(tmp_path / "m.ckpt"), "--bpp", "50")
+    assert p.returncode == 0 and "quality=70" in p.stdout  # capped, and says so in one line
+    assert [line for line in p.stderr.splitlines() if "--bpp 50 is above what" in line] == p.stderr.splitlines()
     for bad, msg in ((["--bpp", "0"], "positive"), (["--bpp", "0.5", "--rate", "40"], "not both")):
         p = vcnlit("compress", str(photo), str(tmp_path / "b.vcn"), "--model", str(tmp_path / "m.ckpt"), *bad)
         assert p.returncode == 2 and msg in p.stderr and not (tmp_path / "b.vcn").exists()

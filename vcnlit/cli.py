@@ -159,7 +159,13 @@ def compress(args: argparse.Namespace) -> None:
         data = form(data) if form else data
     else:
         h, w = x.shape[-2:]
-        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), rate_grid(model), form)
+        grid = rate_grid(model)
+        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), grid, form)
+        top = max(grid) if model.codec.rate_key == "quality" else min(grid)  # the model's best quality
+        if rate == top and bpp(len(data), h, w) < 0.95 * args.bpp:
+            log.warning("--bpp %g is above what %s reaches on this image: its highest trained %s (%g) gives "
+                        "%.3f bpp; a full-resolution model codes higher rates (`vcnlit models`)", args.bpp,
+                        model.experiment, model.codec.rate_key, rate, bpp(len(data), h, w))
     _write(out, data, args.force, src)
     h, w = x.shape[-2:]
     what = ""
