@@ -7,6 +7,10 @@ import pytest
 from conftest import ROOT, data_overrides, natural_crop, run_module
 from PIL import Image
 
+#: every test here runs `vcnlit` in subprocesses, as a user does (the fast tier calls it in-process:
+#: tests/test_cli_jpeg.py, tests/test_zoo.py)
+pytestmark = pytest.mark.slow
+
 
 def vcnlit(*args):
     return subprocess.run([sys.executable, "-m", "vcnlit.cli", *args], capture_output=True, text=True,

@@ -46,6 +46,7 @@ def test_later_overrides_replace_earlier_ones_of_the_same_key():
         ["a=1", "stages.steps_scale=1", "+b=2"]
 
 
+@pytest.mark.slow
 def test_curves_smoke_chain(image_dirs, tmp_path):
     """One axis of two points in smoke mode: trains both, writes the tables, the JSON and the plot; a
     second call reuses the runs."""

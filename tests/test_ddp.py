@@ -56,6 +56,7 @@ def _val_metrics_over_all_images(run, rate=40.0):
     return out
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_evaluate_each_image_once(ddp_dirs, tmp_path):
     runs = {}
     for name, extra in (("single", ()), ("ddp", DDP)):
@@ -83,6 +84,7 @@ def test_ddp_two_cpu_processes_evaluate_each_image_once(ddp_dirs, tmp_path):
     assert json.loads((runs["ddp"] / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_ddp_inside_a_local_multirun_is_refused(image_dirs, tmp_path):
     p = run_module("vcnlit.run", "-m", *SMOKE, *DDP, f"hydra.sweep.dir={tmp_path}", *data_overrides(image_dirs))
     assert p.returncode == 2

@@ -1,9 +1,11 @@
 """A loss that turns NaN stops the stage with one line; finished stages and the last good checkpoint stay."""
 
+import pytest
 import torch
 from conftest import data_overrides, run_module
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_one_line(image_dirs, tmp_path):
     run = tmp_path / "run"
     r = run_module("vcnlit.run", "+experiment=scic_lowres", "debug=smoke", "logger=none",

@@ -20,7 +20,8 @@ def _check_rd(path, channels=1):
     return rd
 
 
-@pytest.mark.parametrize("exp", EXPERIMENTS)
+@pytest.mark.slow
+@pytest.mark.parametrize("exp", [e for e in EXPERIMENTS if not e.endswith("_long")])  # _long: its base's run here
 def test_smoke_pipeline(exp, image_dirs, tmp_path):
     channels = 3 if "_rgb" in exp else 1
     run = tmp_path / "run"
@@ -62,6 +63,7 @@ def test_smoke_pipeline(exp, image_dirs, tmp_path):
     assert p.returncode == 2 and "already holds a finished run" in p.stderr
 
 
+@pytest.mark.slow
 def test_bad_data_path_is_one_line(tmp_path):
     p = run_module("vcnlit.run", "+experiment=scic_lowres", "debug=smoke", "logger=none",
                    f"hydra.run.dir={tmp_path}", f"data.train_dir={tmp_path / 'missing'}")

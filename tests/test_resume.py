@@ -34,12 +34,14 @@ def reference(image_dirs, tmp_path_factory):
     return _metrics(run)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_metrics(reference, image_dirs, tmp_path):
     p = run_module("vcnlit.run", *_args(tmp_path / "run", image_dirs, "logger=csv"), timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
     assert _metrics(tmp_path / "run") == reference
 
 
+@pytest.mark.slow
 def test_sigkill_in_stage_2_resumes_exactly(reference, image_dirs, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "vcnlit.run", *_args(run, image_dirs, "logger=wandb")]
@@ -75,6 +77,7 @@ def test_sigkill_in_stage_2_resumes_exactly(reference, image_dirs, tmp_path):
     assert p.returncode == 2 and "already holds a finished run" in p.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_with_other_files_is_refused(image_dirs, tmp_path):
     (tmp_path / "notes.txt").write_text("not a run")
     p = run_module("vcnlit.run", *_args(tmp_path, image_dirs, "logger=none"))
@@ -84,6 +87,7 @@ def test_a_folder_with_other_files_is_refused(image_dirs, tmp_path):
         "choose another hydra.run.dir or add overwrite=true")
 
 
+@pytest.mark.slow
 def test_another_experiments_run_is_refused(image_dirs, tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"experiment": "dnnc_lowres", "seed": 12345, "status": "running"}))
     p = run_module("vcnlit.run", *_args(tmp_path, image_dirs, "logger=none"))
@@ -92,6 +96,7 @@ def test_another_experiments_run_is_refused(image_dirs, tmp_path):
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_an_unfinished_run_started_with_another_config_is_refused(image_dirs, tmp_path):
     from vcnlit.rundir import run_config, training_config
 

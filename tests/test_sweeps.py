@@ -52,6 +52,7 @@ def test_merge_pools_the_jobs_into_one_curve(jpeg_jobs):
     assert (jpeg_jobs / "rd.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_merge_cli_and_its_errors(jpeg_jobs, tmp_path):
     p = run_module("vcnlit.sweeps", "merge", str(jpeg_jobs), "--out", str(tmp_path / "out"))
     assert p.returncode == 0, p.stderr
@@ -79,6 +80,7 @@ def test_a_rate_given_on_the_command_line_pins_the_rate_points():
     assert list(cfg.eval.rate_points) == [20]
 
 
+@pytest.mark.slow
 def test_rate_multirun_then_merge(image_dirs, tmp_path):
     sweep = tmp_path / "multirun"
     p = subprocess.run([sys.executable, "-m", "vcnlit.run", "-m", *SMOKE[:2], "logger=wandb", "codec.quality=10,40",
@@ -106,6 +108,7 @@ def test_rate_multirun_then_merge(image_dirs, tmp_path):
     assert (sweep / "rd.png").exists()
 
 
+@pytest.mark.slow
 def test_optuna_sweep_persists_its_study(image_dirs, tmp_path):
     import optuna
 
@@ -145,6 +148,7 @@ def test_slurm_launcher_config_composes():
     assert "SlurmLauncher" in p.stdout and "partition: gpu" in p.stdout and "timeout_min: 240" in p.stdout
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_a_job(image_dirs, tmp_path):
     sweep = tmp_path / "multirun"
     p = run_module("vcnlit.run", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=20", *SMOKE,

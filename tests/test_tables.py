@@ -52,6 +52,7 @@ def test_colour_tables_run_the_rgb_experiments():
         assert (ROOT / "conf" / "experiment" / f"{name}.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_tables_smoke_chain(image_dirs, tmp_path):
     # the default results_dir (experiments/results, relative to the working directory) holds full results
     # that a smoke run must leave alone

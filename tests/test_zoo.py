@@ -110,6 +110,7 @@ def test_gray_model_warns_once_that_the_output_will_be_gray(photo, tmp_path):
     assert p.returncode == 0 and "gray" not in p.stderr
 
 
+@pytest.mark.slow
 def test_rates_outside_the_trained_range_and_lossy_outputs_are_refused(photo, tmp_path):
     model = _tiny(tmp_path / "m.ckpt", 3)
     p = vcnlit("compress", str(photo), str(tmp_path / "a.vcn"), "--model", str(model), "--rate", "95")
@@ -140,6 +141,7 @@ def test_a_local_model_stream_asks_for_its_model(photo, tmp_path):
     assert p.returncode == 2 and "--model" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(DEFAULT_MODEL not in ZOO, reason="needs the default zoo model")
 def test_evaluate_a_zoo_model_by_name_writes_compressai_colour_keys(tmp_path, photo):
     from conftest import run_module
