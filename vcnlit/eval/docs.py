@@ -230,6 +230,16 @@ def _rgb_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
     )
 
 
+def _control_rows(test: str, val: str) -> tuple[tuple[str, tuple[str | None, ...]], ...]:
+    """The codec-only controls of the experiments and the JPEG XL anchor (``conf/baseline_set/default.yaml``)."""
+    rows = (("`jpeg_psnr_vcn`: JPEG, psnr tables, `.vcn` file (scic_fullres's codec)", "jpeg_psnr_vcn"),
+            ("`bicubic_jpeg_psnr_vcn`: bicubic /2, the same, bicubic x2 (scic_lowres's)", "bicubic_jpeg_psnr_vcn"),
+            ("`dnnc_vcn`: block DCT + torchac, `.vcn` file (dnnc_fullres's)", "dnnc_vcn"),
+            ("`bicubic_dnnc_vcn`: bicubic /2, the same, bicubic x2 (dnnc_lowres's)", "bicubic_dnnc_vcn"),
+            ("`jpegxl`: JPEG XL (libjxl)", "jpegxl"))
+    return tuple((label, (f"{test}/{n}.json", f"{val}/{n}.json") * 2) for label, n in rows)
+
+
 def _columns(test: str, val: str) -> tuple[Column, ...]:
     return tuple(Column(s, m, f"{d}/jpeg_optimized.json") for m in (0.5, 1.0) for s, d in (("test", test), ("val", val)))
 
@@ -255,6 +265,24 @@ TABLES: dict[str, Table] = {
     "zoo": ZooTable(),
     "gray": AnchorTable("method (grayscale)", "Huffman-optimised JPEG", 1, _columns(TEST_GRAY, VAL_GRAY), _gray_rows()),
     "rgb": AnchorTable("method (colour)", "Huffman-optimised 4:2:0 JPEG", 3, _columns(TEST_RGB, VAL_RGB), _rgb_rows()),
+    "controls-gray": AnchorTable("codec without any network (grayscale)", "Huffman-optimised JPEG", 1,
+                                 _columns(TEST_GRAY, VAL_GRAY), _control_rows(TEST_GRAY, VAL_GRAY)),
+    "controls-rgb": AnchorTable("codec without any network (colour)", "Huffman-optimised 4:2:0 JPEG", 3,
+                                _columns(TEST_RGB, VAL_RGB), _control_rows(TEST_RGB, VAL_RGB)),
+    "controls": PairTable("model, against its codec without any network", (
+        _vs("scic_lowres against bicubic_jpeg_psnr_vcn", _files("jpeg_tables/scic_lowres"), _GRAY, 0.5),
+        _vs("scic_fullres against jpeg_psnr_vcn", _files("jpeg_tables/scic_fullres"), _GRAY, 1.0),
+        _vs("dnnc_lowres against bicubic_dnnc_vcn", (f"{TEST_GRAY}/dnnc_lowres.json", f"{VAL_GRAY}/dnnc_lowres.json"),
+            _GRAY, 0.5),
+        _vs("dnnc_fullres against dnnc_vcn", (f"{TEST_GRAY}/dnnc_fullres.json", f"{VAL_GRAY}/dnnc_fullres.json"),
+            _GRAY, 1.0),
+        _vs("scic_lowres_rgb against bicubic_jpeg_psnr_vcn", _files("jpeg_tables/scic_lowres_rgb"), _RGB, 0.5),
+        _vs("scic_fullres_rgb against jpeg_psnr_vcn", _files("jpeg_tables/scic_fullres_rgb"), _RGB, 1.0),
+        _vs("dnnc_lowres_rgb against bicubic_dnnc_vcn", (f"{TEST_RGB}/dnnc_lowres_rgb.json",
+                                                         f"{VAL_RGB}/dnnc_lowres_rgb.json"), _RGB, 0.5),
+        _vs("dnnc_fullres_rgb against dnnc_vcn", (f"{TEST_RGB}/dnnc_fullres_rgb.json",
+                                                  f"{VAL_RGB}/dnnc_fullres_rgb.json"), _RGB, 1.0),
+    )),
     "recipe": PairTable("run (`python -m vcnlit.run +experiment=scic_lowres ...`)", (
         pair("`seed=1` of the float32 recipe, against seed 12345 (the seed spread)", "jpeg_encoder/scic_lowres_seed1",
              ZOO_BEFORE),
@@ -291,7 +319,8 @@ TABLES: dict[str, Table] = {
     )),
     "psnr-tables": PairTable("psnr tables against the standard's, same recipe", (
         Pair("plain JPEG in a `.vcn` file (`jpeg_psnr_vcn` against `jpeg_vcn`)",
-             (f"{TEST_GRAY}/jpeg_psnr_vcn.json", f"{TEST_GRAY}/jpeg_vcn.json"), None, 1.0),
+             (f"{TEST_GRAY}/jpeg_psnr_vcn.json", f"{TEST_GRAY}/jpeg_vcn.json"),
+             (f"{VAL_GRAY}/jpeg_psnr_vcn.json", f"{VAL_GRAY}/jpeg_vcn.json"), 1.0),
         Pair("scic_lowres", None, (f"{RESULTS}/jpeg_tables/scic_lowres_val.json", f"{VAL_GRAY}/scic_lowres.json")),
         Pair("scic_fullres", None, (f"{RESULTS}/jpeg_tables/scic_fullres_val.json", f"{VAL_GRAY}/scic_fullres.json"),
              1.0),
