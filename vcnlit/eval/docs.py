@@ -202,10 +202,12 @@ def _gray_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
         row("dnnc_lowres (DCT + torchac, half size)", f"{t}/dnnc_lowres.json", f"{b}/dnnc_lowres_bf16_val.json"),
         row("dnnc_fullres (DCT + torchac, full size)", f"{t}/dnnc_fullres.json", f"{b}/dnnc_fullres_bf16_val.json"),
         row("`jpeg_vcn`: the same JPEG in a `.vcn` file, no network", f"{t}/jpeg_vcn.json", f"{v}/jpeg_vcn.json"),
-        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json", None),
+        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json",
+            f"{v}/jpeg_psnr_vcn.json"),
         row("JPEG 2000 (Pillow)", f"{t}/jpeg2000.json", f"{v}/jpeg2000.json"),
         row("WebP", f"{t}/webp.json", f"{v}/webp.json"),
         row("AVIF", f"{t}/avif.json", f"{v}/avif.json"),
+        row("JPEG XL (libjxl)", f"{t}/jpegxl.json", f"{v}/jpegxl.json"),
     )
 
 
@@ -223,10 +225,12 @@ def _rgb_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
         row("dnnc_lowres_rgb", f"{t}/dnnc_lowres_rgb.json", f"{v}/dnnc_lowres_rgb.json"),
         row("dnnc_fullres_rgb", f"{t}/dnnc_fullres_rgb.json", f"{v}/dnnc_fullres_rgb.json"),
         row("`jpeg_vcn`: the same JPEG in a `.vcn` file, no network", f"{t}/jpeg_vcn.json", f"{v}/jpeg_vcn.json"),
-        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json", None),
+        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json",
+            f"{v}/jpeg_psnr_vcn.json"),
         row("JPEG 2000 (Pillow)", f"{t}/jpeg2000.json", f"{v}/jpeg2000.json"),
         row("WebP", f"{t}/webp.json", f"{v}/webp.json"),
         row("AVIF", f"{t}/avif.json", f"{v}/avif.json"),
+        row("JPEG XL (libjxl)", f"{t}/jpegxl.json", f"{v}/jpegxl.json"),
     )
 
 
