@@ -6,7 +6,7 @@ from conftest import natural_crop
 from PIL import Image
 
 from vcnlit.data import ImageDataModule, ImageError, load_image
-from vcnlit.data.embedded import SPLITS, materialize
+from vcnlit.data.embedded import SPLITS, is_shipped, materialize
 from vcnlit.errors import ConfigError
 
 
@@ -107,9 +107,10 @@ def test_train_crops_and_whole_test_images(image_dirs):
 def test_embedded_split_is_fixed_and_disjoint(tmp_path):
     dirs = materialize(tmp_path)
     names = {s: {p.stem for p in d.glob("*.png")} for s, d in dirs.items()}
-    assert names["test"] == set(SPLITS["test"])
+    assert names["test"] == set(SPLITS["test"]) == {"astronaut", "camera", "coffee"}  # never changes
     assert not names["test"] & names["train"] and not names["val"] & names["train"]
-    assert len(names["val"]) >= 4  # choices are made on more than one photo
+    assert names["val"] == set(SPLITS["val"]) and len(names["val"]) == 12  # choices are made on twelve photos
+    assert len(names["train"]) == 18 and len(names["train_more"]) == 22
     splits = list(names.values())
     assert all(not a & b for i, a in enumerate(splits) for b in splits[i + 1:])  # train_more too
 
@@ -118,13 +119,58 @@ def test_shipped_photos_have_their_provenance_and_join_training_on_request(tmp_p
     from vcnlit.data.embedded import PHOTOS
 
     shipped = {p.stem for p in PHOTOS.glob("*.webp")}
-    listed = set(SPLITS["train_more"]) | {n for n in SPLITS["val"] if n.startswith("mate_")}
-    assert shipped == listed
+    listed = set(SPLITS["train_more"]) | {n for n in SPLITS["val"] if is_shipped(n)}
+    assert shipped == listed and len(shipped) == 33
     provenance = (PHOTOS / "PROVENANCE.md").read_text()
-    assert all(f"{n}.webp" in provenance for n in shipped) and "GPL-2+" in provenance
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| (\w+)\.webp \|(.*)$", provenance, re.M)}
+    assert set(rows) == shipped  # one row per photo: its package, file, credit, licence and split
+    licences = ("GPL-2+", "CC-BY-4.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "CC0-1.0")
+    for name, row in rows.items():
+        split = "val" if name in SPLITS["val"] else "train (`data.more_photos`)"
+        assert row.rstrip().endswith(f"| {split} |"), name
+        assert name.startswith("mate_") or any(f"| {lic} " in row for lic in licences), name
+    for name in shipped:  # natural colour photos, the longer side 512 pixels, lossless
+        with Image.open(PHOTOS / f"{name}.webp") as im:
+            assert max(im.size) == 512 and im.mode == "RGB", name
     base = ImageDataModule(embedded_dir=str(tmp_path)).images("train")
     more = ImageDataModule(embedded_dir=str(tmp_path), more_photos=True).images("train")
     assert {n for n, _ in more} == {n for n, _ in base} | {f"{n}.png" for n in SPLITS["train_more"]}
+
+
+def test_a_cache_of_another_split_is_brought_up_to_date(tmp_path, monkeypatch):
+    """A cache written for an older split (with or without a manifest) never keeps its old val set."""
+    import numpy as np
+
+    from vcnlit.data import embedded
+
+    def val():
+        return {p.stem for p in (tmp_path / "val").glob("*.png")}
+
+    monkeypatch.setattr(embedded, "SPLITS", {"val": ("chelsea", "mate_dune", "mate_storm")})
+    materialize(tmp_path)
+    assert val() == {"chelsea", "mate_dune", "mate_storm"}
+    monkeypatch.setattr(embedded, "SPLITS", {"val": ("mate_dune", "lomiri_life")})
+    materialize(tmp_path)
+    assert val() == {"mate_dune", "lomiri_life"}
+    # a cache from before manifests: every photo is written again, stale files go
+    (tmp_path / "val" / embedded.MANIFEST).unlink()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "val" / "mate_dune.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "val" / "mate_storm.png")
+    materialize(tmp_path)
+    assert val() == {"mate_dune", "lomiri_life"}
+    with Image.open(tmp_path / "val" / "mate_dune.png") as a, Image.open(embedded.PHOTOS / "mate_dune.webp") as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b.convert("RGB")))
+    # a shipped photo whose file changed is written again; an unchanged split writes nothing
+    monkeypatch.setattr(embedded, "_key", lambda name: "changed" if name == "lomiri_life" else "same")
+    materialize(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "val").glob("*.png")}
+    (tmp_path / "val" / "lomiri_life.png").write_bytes(b"old")
+    monkeypatch.setattr(embedded, "_key", lambda name: "changed again" if name == "lomiri_life" else "same")
+    materialize(tmp_path)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "val").glob("*.png")}
+    assert after["mate_dune.png"] == before["mate_dune.png"]
+    with Image.open(tmp_path / "val" / "lomiri_life.png") as im:
+        assert im.size == (512, 341)
 
 
 def test_training_subsets_are_nested_and_dead_leaves_are_deterministic(tmp_path):
