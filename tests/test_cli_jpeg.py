@@ -19,9 +19,9 @@ from vcnlit import __version__
 from vcnlit.cli import main
 from vcnlit.codecs import unpack
 from vcnlit.codecs.jpeg_tag import TAG_MARKER, to_jpeg, untag
-from vcnlit.zoo import DEFAULT_GRAY_MODEL, DEFAULT_MODEL, entries
+from vcnlit.zoo import DEFAULT_GRAY_MODEL, DEFAULT_MODEL, composites, entries
 
-pytestmark = pytest.mark.skipif(not {DEFAULT_MODEL, DEFAULT_GRAY_MODEL, "dnnc_lowres"} <= set(entries()),
+pytestmark = pytest.mark.skipif(not {DEFAULT_MODEL, DEFAULT_GRAY_MODEL, "dnnc_lowres"} <= {*entries(), *composites()},
                                 reason="needs the zoo's default models")
 
 

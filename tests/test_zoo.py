@@ -20,9 +20,11 @@ from vcnlit.codecs import StandardCodec
 from vcnlit.compressor import Compressor
 from vcnlit.errors import CheckpointError
 from vcnlit.nets import ResamplingSystem
-from vcnlit.zoo import DEFAULT_MODEL, entries, find_by_fingerprint, resolve
+from vcnlit.zoo import DEFAULT_MODEL, composites, entries, find_by_fingerprint, resolve
 
 ZOO = entries()
+#: the zoo model that codes a colour photo when nothing is asked for (the default composite's first member)
+DEFAULT_SINGLE = composites()[DEFAULT_MODEL].members[0] if DEFAULT_MODEL in composites() else DEFAULT_MODEL
 
 
 def vcnlit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -45,10 +47,12 @@ def photo(tmp_path_factory) -> Path:
 
 
 def test_the_zoo_has_the_default_colour_model_and_names_resolve():
-    assert DEFAULT_MODEL in ZOO and ZOO[DEFAULT_MODEL].info["channels"] == 3
+    assert DEFAULT_SINGLE in ZOO and ZOO[DEFAULT_SINGLE].info["channels"] == 3
     for name, m in ZOO.items():
         assert resolve(name) == m.path and m.path.stat().st_size <= 5_000_000
-    assert resolve(None) == ZOO[DEFAULT_MODEL].path
+    for name, c in composites().items():  # a composite resolves to the member that codes without --bpp
+        assert resolve(name) == ZOO[c.members[0]].path
+    assert resolve(None) == ZOO[DEFAULT_SINGLE].path
     with pytest.raises(CheckpointError, match="not a zoo model"):
         resolve("no_such_model")
 
@@ -95,7 +99,7 @@ def test_colour_round_trip_with_no_model_named(photo, tmp_path):
 def test_models_lists_the_zoo():
     p = vcnlit("models")
     assert p.returncode == 0, p.stderr
-    for name in ZOO:
+    for name in (*ZOO, *composites()):
         assert name in p.stdout
 
 
@@ -142,14 +146,14 @@ def test_a_local_model_stream_asks_for_its_model(photo, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(DEFAULT_MODEL not in ZOO, reason="needs the default zoo model")
+@pytest.mark.skipif(DEFAULT_SINGLE not in ZOO, reason="needs the default zoo model")
 def test_evaluate_a_zoo_model_by_name_writes_compressai_colour_keys(tmp_path, photo):
     from conftest import run_module
 
     folder = tmp_path / "imgs"
     folder.mkdir()
     Image.open(photo).save(folder / "p.png")
-    p = run_module("vcnlit.evaluate", f"model={DEFAULT_MODEL}", f"data.test_dir={folder}",
+    p = run_module("vcnlit.evaluate", f"model={DEFAULT_SINGLE}", f"data.test_dir={folder}",
                    "eval.baseline_points=[10,40,80]", f"hydra.run.dir={tmp_path / 'ev'}")
     assert p.returncode == 0, p.stderr[-2000:]
     rd = json.loads((tmp_path / "ev" / "rd.json").read_text())
@@ -165,9 +169,9 @@ def test_evaluate_a_zoo_model_by_name_writes_compressai_colour_keys(tmp_path, ph
 
 
 def test_bpp_codes_the_highest_rate_whose_file_fits(photo, tmp_path):
-    from vcnlit.cli import rate_grid
     from vcnlit.data import load_image
     from vcnlit.errors import ConfigError
+    from vcnlit.multirate import rate_grid
 
     m = load_model(_tiny(tmp_path / "m.ckpt", 3))
     assert rate_grid(m) == [float(q) for q in range(10, 71)]

@@ -108,16 +108,6 @@ def _rate(model, rate: float | None) -> float:
     return rate
 
 
-def rate_grid(model) -> list[float]:
-    """The rates ``--bpp`` searches, over the model's trained range: every integer quality (SCIC), or 64
-    step sizes evenly spaced in log (DNNC)."""
-    trained = sorted(float(r) for r in model.rate_points) or [float(model.codec.rate)]
-    lo, hi = trained[0], trained[-1]
-    if model.codec.rate_key == "quality":
-        return [float(q) for q in range(math.ceil(lo), math.floor(hi) + 1)] or [lo]
-    return [lo * (hi / lo) ** (i / 63) for i in range(64)] if hi > lo else [lo]
-
-
 def _check_jpeg_form(model, comp, out: Path) -> None:
     """Refuse a ``.jpg`` output for a model whose codec writes no standard JPEG (DNNC, other SCIC codecs)."""
     from vcnlit.codecs.jpeg_tag import NoStandardFormError, jpeg_settings
@@ -136,6 +126,8 @@ def compress(args: argparse.Namespace) -> None:
     from vcnlit.data import load_image
     from vcnlit.data.images import is_colour
     from vcnlit.eval.metrics import bpp
+    from vcnlit.multirate import MultiRate, member
+    from vcnlit.zoo import composite, default_model
 
     src, out = Path(args.input), Path(args.output)
     _check_output(out, args.force, src)
@@ -145,9 +137,14 @@ def compress(args: argparse.Namespace) -> None:
     if args.bpp is not None and not (math.isfinite(args.bpp) and args.bpp > 0):
         raise ConfigError(f"--bpp must be a positive number, got {args.bpp:g}")
     colour = is_colour(src)
-    model, comp = _load(args.model, args.tile_size, args.refine, colour)
+    group = composite(args.model, colour)
+    model, comp = _load(args.model, args.tile_size, args.refine, colour)  # a composite's first member
+    members = [(group.members[0] if group else str(args.model or default_model(colour)), model, comp)]
+    if group and args.bpp is not None:
+        members += [(n, *_load(n, args.tile_size, args.refine)) for n in group.members[1:]]
     if jpeg:
-        _check_jpeg_form(model, comp, out)
+        for _, m, c in members:
+            _check_jpeg_form(m, c, out)
     if model.system.channels == 1 and colour:
         log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
                     "(a colour model: --model %s)", src, model.experiment, DEFAULT_MODEL)
@@ -159,21 +156,24 @@ def compress(args: argparse.Namespace) -> None:
         data = form(data) if form else data
     else:
         h, w = x.shape[-2:]
-        grid = rate_grid(model)
-        data, rate = comp.compress_to_size(x, math.floor(args.bpp * h * w / 8), grid, form)
-        top = max(grid) if model.codec.rate_key == "quality" else min(grid)  # the model's best quality
-        if rate == top and bpp(len(data), h, w) < 0.95 * args.bpp:
-            log.warning("--bpp %g is above what %s reaches on this image: its highest trained %s (%g) gives "
-                        "%.3f bpp; a full-resolution model codes higher rates (`vcnlit models`)", args.bpp,
-                        model.experiment, model.codec.rate_key, rate, bpp(len(data), h, w))
+        name = group.name if group else model.experiment
+        group_members = [member(*m, group.best.get(m[0]) if group else None) for m in members]
+        choice = MultiRate(name, group_members).compress_to_size(
+            x, math.floor(args.bpp * h * w / 8), form)
+        data, rate, model = choice.data, choice.rate, choice.member.model
+        if choice.top and bpp(len(data), h, w) < 0.95 * args.bpp:
+            log.warning("--bpp %g is above what %s reaches on this image: its best file (%s, %s %g) is %.3f bpp%s",
+                        args.bpp, name, model.experiment, model.codec.rate_key, rate, bpp(len(data), h, w),
+                        "" if group else "; `vcnlit models` lists models for higher rates")
     _write(out, data, args.force, src)
     h, w = x.shape[-2:]
     what = ""
     if jpeg:
         _, jh, jw = layout_of(data)
         what = f"; a standard JPEG of the {jw}x{jh} re-sampled image"
+    by = f"{group.name}: {model.experiment}" if group else model.experiment
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp ({w}x{h}, {x.shape[0]} channel(s), "
-          f"{model.experiment}, {model.codec.name} {model.codec.rate_key}={rate:g}{what})")
+          f"{by}, {model.codec.name} {model.codec.rate_key}={rate:g}{what})")
 
 
 def _stream_model(header) -> str:
@@ -240,7 +240,7 @@ def models(args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vcnlit.zoo import entries
+    from vcnlit.zoo import composites, entries
 
     zoo = entries()
     if not zoo:
@@ -257,6 +257,11 @@ def models(args: argparse.Namespace) -> None:
         table.add_row(name + default, str(i["channels"]),
                       f"{i['codec']['format']} ({i['rate_key']})", rates, f"{m.path.stat().st_size / 1e6:.1f} MB",
                       "n/a" if bd is None else f"{bd:+.1f} %")
+    for name, c in composites().items():  # no model file: its members' rates, each by --bpp
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        i = zoo[c.members[0]].info
+        table.add_row(name + default, str(i["channels"]), f"{i['codec']['format']} ({i['rate_key']})",
+                      " + ".join(c.members), f"{sum(zoo[n].path.stat().st_size for n in c.members) / 1e6:.1f} MB", "n/a")
     Console(width=max(Console().width, 120)).print(table)
 
 
@@ -290,11 +295,12 @@ def parser() -> argparse.ArgumentParser:
                    help=f"a zoo model's name (`vcnlit models`) or a training run's model.ckpt; default: "
                         f"{DEFAULT_MODEL} ({DEFAULT_GRAY_MODEL} for a grayscale image)")
     c.add_argument("--rate", type=float, default=None,
-                   help="codec quality (SCIC) or step size (DNNC), within the model's trained range; "
-                        "default: the model's")
+                   help="codec quality (SCIC) or step size (DNNC), within the model's trained range (a "
+                        "composite's first member's); default: the model's")
     c.add_argument("--bpp", type=float, default=None,
                    help="the largest file allowed, in bits per pixel: codes at the highest rate within the "
-                        "model's trained range whose file fits (instead of --rate)")
+                        "model's trained range whose file fits (instead of --rate); a composite model (the "
+                        "default) codes with each member and keeps the file that decodes best")
     c.add_argument("--refine", type=_non_negative, default=0, metavar="N",
                    help="refine the coded signal for this image with N gradient steps (fewer bits at equal PSNR for "
                         "a much slower encode: docs/results.md; the file decodes as any other); default: 0")

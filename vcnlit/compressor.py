@@ -224,7 +224,7 @@ class Compressor:
 
     @torch.no_grad()
     def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float],
-                         form: Callable[[bytes], bytes] | None = None) -> tuple[bytes, float]:
+                         form: Callable[[bytes], bytes] | None = None, y: Tensor | None = None) -> tuple[bytes, float]:
         """The best file of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
         grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
 
@@ -234,6 +234,7 @@ class Compressor:
             rates: the candidate rates, in order.
             form: the file written for a ``.vcn`` stream (None: the stream itself; a tagged JPEG:
                 :func:`vcnlit.codecs.jpeg_tag.to_jpeg`); its size is the one limited.
+            y: ``self.rsn(self.pad(x[None]))[0]`` when already at hand (several budgets for one image).
 
         Returns:
             The file and the rate it was coded at.
@@ -244,7 +245,7 @@ class Compressor:
         if x.dim() != 3 or x.shape[0] != self.system.channels:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
         check_size(x.shape)
-        y = self.rsn(self.pad(x[None]))[0]
+        y = self.rsn(self.pad(x[None]))[0] if y is None else y
         form = form or (lambda data: data)
         coded: dict[int, bytes] = {}
 

@@ -23,7 +23,7 @@ from vcnlit.errors import ConfigError, check_choice, exit_on_user_error
 from vcnlit.eval.baselines import CodecBaseline, baseline_codec_spec
 from vcnlit.eval.compare import matched, print_summary
 from vcnlit.eval.plots import plot_rd
-from vcnlit.eval.report import log_rd, model_results
+from vcnlit.eval.report import log_rd, model_results, multirate_results
 from vcnlit.eval.results import config_note, provenance, write_results
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.system import ENSEMBLE_SIZES
@@ -45,6 +45,14 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     rd = model_results(system, codec, images, cfg.eval.rate_points, experiment, prov,
                        tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE), refinement=refinement,
                        bf16=cfg.eval.get("bf16"))
+    return write_with_baseline(rd, codec, images, cfg, out_dir, logger)
+
+
+def write_with_baseline(rd: dict[str, Any], codec: Codec, images: list[tuple[str, Tensor]], cfg: DictConfig,
+                        out_dir: Path, logger: Any = None) -> dict[str, Any]:
+    """Write a model's curve ``rd`` (rd.json), and unless ``eval.baseline=false`` the plain-codec baseline of
+    ``codec``'s encoder settings on ``images``, the comparison and rd.png."""
+    experiment = rd["meta"]["experiment"]
     write_results(out_dir / "rd.json", rd)
     if not cfg.eval.get("baseline", True):
         plot = plot_rd([rd], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
@@ -57,15 +65,16 @@ def evaluate_and_write(system: ResamplingSystem, codec: Codec, images: list[tupl
     # the plain standard codec with the same encoder settings (JPEG unless the model's codec is standard)
     spec = baseline_codec_spec(codec)
     baseline = CodecBaseline(spec["format"], spec, cfg.eval.baseline_points)
-    base = baseline.evaluate(images, prov)
+    base = baseline.evaluate(images, provenance(OmegaConf.to_container(cfg, resolve=True)))
     base_path = write_results(out_dir / f"baseline_{baseline.name}.json", base)
     note = cfg.eval.get("note")
     plot = plot_rd([rd, base], out_dir / "rd.png", "psnr", title=f"{experiment} ({len(images)} images)",
                    xmax=1.5 * max(rd["results"]["bpp"]), note=note)
 
-    rows = matched(rd["results"], base["results"], codec.rate_key)
+    key = rd["meta"]["rate_key"]
+    rows = matched(rd["results"], base["results"], key)
     title = f"{experiment}: test images vs plain {baseline.name} at the nearest bpp"
-    print_summary(f"{title}\n{note}" if note else title, rows, codec.rate_key, baseline.name)
+    print_summary(f"{title}\n{note}" if note else title, rows, key, baseline.name)
     log.info("wrote %s, %s and %s", out_dir / "rd.json", base_path, plot)
     if logger:
         log_rd([logger], "test", rd, [rd, base], plot)
@@ -80,6 +89,32 @@ def test_images(cfg: DictConfig, channels: int) -> list[tuple[str, Tensor]]:
     test_dir = cfg.data.test_dir or materialize(cfg.data.embedded_dir)["test"]
     images = load_folder(test_dir, channels, "data.test_dir", cfg.data.on_bad_image)
     return images[: cfg.data.max_eval_images] if cfg.data.max_eval_images else images
+
+
+def evaluate_composite(cfg: DictConfig, name: str) -> dict[str, Any]:
+    """A zoo composite's curve at ``eval.rate_points`` bpp targets (None: :data:`vcnlit.multirate.TARGETS`),
+    each member with this run's encoder settings, flips, tiles and precision; compared with the first
+    member's plain codec."""
+    from vcnlit.checkpoint import load_model
+    from vcnlit.compressor import Compressor
+    from vcnlit.multirate import TARGETS, MultiRate, member
+    from vcnlit.zoo import composites, resolve
+
+    members, spec = [], composites()[name]
+    for n in spec.members:
+        model = load_model(resolve(n))
+        if cfg.get("self_ensemble") is not None:
+            model.system.set_self_ensemble(int(cfg.self_ensemble))
+        model.codec = with_encoder(model.codec, cfg.get("encoder"))
+        comp = Compressor(model.system.eval(), model.codec, tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE),
+                          refinement=Refinement(**cfg.eval.get("refine", {})), bf16=cfg.eval.get("bf16"))
+        members.append(member(n, model, comp, spec.best.get(n)))
+    _rate_points(cfg, list(TARGETS))
+    group = MultiRate(name, members)
+    images = test_images(cfg, members[0].model.system.channels)
+    rd = multirate_results(group, images, cfg.eval.rate_points,
+                           provenance(OmegaConf.to_container(cfg, resolve=True)))
+    return write_with_baseline(rd, members[0].model.codec, images, cfg, Path(cfg.paths.run_dir))
 
 
 def _rate_points(cfg: DictConfig, trained: list[float]) -> None:
@@ -118,10 +153,14 @@ def zoo_alias(argv: list[str]) -> list[str]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     from vcnlit.checkpoint import load_model
+    from vcnlit.zoo import composites
 
     with exit_on_user_error():
         ensemble = cfg.get("self_ensemble")
         check_choice("self_ensemble", ensemble, (*ENSEMBLE_SIZES, None))
+        if cfg.get("ckpt_path") is None and cfg.get("zoo") in composites():
+            evaluate_composite(cfg, str(cfg.zoo))
+            return
         model = load_model(model_path(cfg))
         _rate_points(cfg, model.rate_points)
         cfg.eval.note = cfg.eval.note or config_note(model.meta.get("config"))  # a smoke-trained model's

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 from vcnlit.codecs import Codec
+from vcnlit.codecs.jpeg_tag import to_jpeg
 from vcnlit.compressor import Compressor
+from vcnlit.errors import ConfigError
 from vcnlit.eval.metrics import bpp, distortion, mean, psnr_y
 from vcnlit.eval.progress import progress as progress_bar
+from vcnlit.multirate import ImageMemo, MultiRate
 
 #: codes one (1, C, H, W) image at each rate in turn: (restored image, bytes of the real bitstream) per rate,
 #: optionally with the bytes of the same stream in other file forms (``{"jpeg": n}``: results key ``bpp-jpeg``)
@@ -27,6 +31,28 @@ def model_code_fn(compressor: Compressor, jpeg_sizes: bool = False) -> CodeFn:
         for rate in rates:
             rt = compressor.round_trip(x, rate, y=y, jpeg_sizes=jpeg_sizes)
             yield rt.x_hat, rt.nbytes[0], {} if rt.jpeg_nbytes is None else {"jpeg": rt.jpeg_nbytes[0]}
+
+    return code
+
+
+def multirate_code_fn(group: MultiRate, picks: list[list[tuple[str, float]]]) -> CodeFn:
+    """A group of models (:mod:`vcnlit.multirate`) coding each image to each bpp target, as ``vcnlit
+    compress --bpp`` does; a target below every member's range gets the first member's smallest file.
+    Each image appends to ``picks`` the (member, rate) of each target's file; ``bpp-jpeg`` where the
+    member's stream is a standard JPEG too."""
+
+    def code(x: Tensor, targets: Sequence[float]) -> Iterator[tuple[Tensor, int, dict[str, int]]]:
+        memo, chosen = ImageMemo(), []
+        picks.append(chosen)
+        h, w = x.shape[-2:]
+        for t in targets:
+            try:
+                c = group.compress_to_size(x[0], math.floor(t * h * w / 8), memo=memo, decode=True)
+            except ConfigError:
+                c = group.smallest(x[0], memo)
+            assert c.x_hat is not None
+            chosen.append((c.member.name, c.rate))
+            yield c.x_hat[None], len(c.data), {"jpeg": len(to_jpeg(c.data))} if c.member.comp.has_jpeg_form else {}
 
     return code
 

@@ -15,8 +15,9 @@ from torch import Tensor
 from vcnlit.codecs import Codec
 from vcnlit.codecs.registry import codec_spec
 from vcnlit.compressor import DEFAULT_TILE_SIZE, Compressor
-from vcnlit.eval.rd import METRICS, model_code_fn, rd_curve
+from vcnlit.eval.rd import METRICS, model_code_fn, multirate_code_fn, rd_curve
 from vcnlit.eval.results import results_json
+from vcnlit.multirate import TARGET_KEY, MultiRate
 from vcnlit.nets import ResamplingSystem
 from vcnlit.refinement import Refinement
 
@@ -41,6 +42,28 @@ def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple
             **({"refinement": asdict(refinement)} if refinement and refinement.steps else {}),
             **(extra_meta or {})}
     return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)
+
+
+def multirate_results(group: MultiRate, images: Sequence[tuple[str, Tensor]], targets: Sequence[float],
+                       extra_meta: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """A group of models' RD curve (:mod:`vcnlit.multirate`): every image coded at every bpp target (rate
+    key ``bpp_target``) by the group's rule, real files; meta records which member coded each point."""
+    picks: list[list[tuple[str, float]]] = []
+    targets = [float(t) for t in targets]
+    results, by_image = rd_curve(multirate_code_fn(group, picks), images, targets, TARGET_KEY, label=group.name,
+                                 progress=progress)
+    first = group.members[0].comp
+    meta = {"experiment": group.name, "channels": group.members[0].model.system.channels, "rate_key": TARGET_KEY,
+            "rate_points": targets, "members": {m.name: {"codec": codec_spec(m.model.codec),
+                                                         "rates": [min(m.grid), max(m.grid)]} for m in group.members},
+            "rule": "each member's largest file within the target (bytes of the .vcn file), decoded; the highest "
+                    "RGB PSNR wins; a target below every member's range: the first member's smallest file",
+            "coded_by": {n: [{"member": m, "rate": r} for m, r in p] for (n, _), p in zip(images, picks)},
+            "images": [n for n, _ in images],
+            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image"
+                          + ("; bpp-jpeg: of the standard JPEG file (vcnlit compress IN OUT.jpg)" if first.has_jpeg_form else ""),
+            "inference": "bfloat16" if first.bf16 else "float32", **(extra_meta or {})}
+    return results_json(group.name, f"vcnlit {group.name} on {len(images)} images", results, by_image, meta)
 
 
 def rd_table(curves: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:

@@ -3,12 +3,14 @@
 Each model is a ``model.ckpt`` (``<name>.ckpt`` beside this file) and an entry of ``index.json``
 that records how it was made (command, config, seed, commit, versions, training data, time) and
 its results on the embedded test images. ``python -m vcnlit.zoo.build NAME`` trains and adds one.
+A composite (:data:`COMPOSITES`) is a name for several zoo models of one kind, each coding the rates it
+codes best (:mod:`vcnlit.multirate`); it has no model file of its own.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,43 @@ from vcnlit.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
-#: the model ``vcnlit compress`` uses for a colour photo when none is named: the colour recipe trained twice
-#: as long (how it compares: the README's zoo table)
-DEFAULT_MODEL = "scic_lowres_rgb_long"
+#: the model ``vcnlit compress`` uses for a colour photo when none is named: a composite (:data:`COMPOSITES`)
+#: of the half-size colour model trained twice as long and the full-size one, picked per image and target
+#: (results: experiments/results/auto_default/)
+DEFAULT_MODEL = "auto_rgb"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
 #: the grayscale recipe trained longer
 DEFAULT_GRAY_MODEL = "scic_lowres_long"
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A zoo name for several zoo models of one channel count: ``vcnlit compress --bpp`` codes with each
+    and keeps the file, within the budget, that decodes with the highest PSNR; with ``--rate`` or neither,
+    the first member codes alone. Its streams are its members' own (their fingerprints name them).
+
+    Attributes:
+        name: the composite's name (``vcnlit compress --model NAME``, ``python -m vcnlit.evaluate model=NAME``).
+        members: the zoo models, the first one coding when no ``--bpp`` is asked for.
+        about: one line on what it is.
+        best: for a member whose budget search goes past its trained range, its best-quality rate
+            there (the highest JPEG quality).
+    """
+
+    name: str
+    members: tuple[str, ...]
+    about: str
+    best: dict[str, float] = field(default_factory=dict)
+
+
+#: every composite, by name
+COMPOSITES = {c.name: c for c in (
+    # the full-size model's PSNR keeps rising past its trained qualities (5-70) up to the codec's 95 on every
+    # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
+    Composite("auto_rgb", ("scic_lowres_rgb_long", "scic_fullres_rgb"),
+              "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
+              {"scic_fullres_rgb": 95.0}),
+)}
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,18 @@ def entries() -> dict[str, ZooModel]:
     return {name: ZooModel(name, ZOO_DIR / info["file"], info) for name, info in sorted(index.items())}
 
 
+def composites() -> dict[str, Composite]:
+    """The composites whose members are all in the zoo, by name."""
+    zoo = entries()
+    return {n: c for n, c in COMPOSITES.items() if all(m in zoo for m in c.members)}
+
+
+def composite(model: str | Path | None, colour: bool = True) -> Composite | None:
+    """The composite that ``--model`` names (None: the default of ``colour``), or None for a single model."""
+    name = default_model(colour) if model is None else str(model)
+    return None if model is not None and Path(name).is_file() else composites().get(name)
+
+
 def default_model(colour: bool = True) -> str:
     """The zoo model for an image when none is named: :data:`DEFAULT_MODEL`, or for a grayscale image
     :data:`DEFAULT_GRAY_MODEL`."""
@@ -55,7 +100,7 @@ def default_model(colour: bool = True) -> str:
 
 def resolve(model: str | Path | None, colour: bool = True) -> Path:
     """The model file for ``--model``: a path to a ``model.ckpt``, a zoo name, or None for the default
-    (:func:`default_model` of ``colour``).
+    (:func:`default_model` of ``colour``); a composite's is its first member's (what codes without ``--bpp``).
 
     Raises:
         CheckpointError: neither an existing file nor a zoo name.
@@ -64,6 +109,7 @@ def resolve(model: str | Path | None, colour: bool = True) -> Path:
     name = default_model(colour) if model is None else str(model)
     if model is not None and Path(name).is_file():
         return Path(name)
+    name = COMPOSITES[name].members[0] if name in COMPOSITES else name
     if name in zoo and zoo[name].path.is_file():
         return zoo[name].path
     known = ", ".join(zoo) or "none installed"

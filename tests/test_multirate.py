@@ -1,0 +1,147 @@
+"""Several models as one codec for a size budget (vcnlit/multirate.py): the better real PSNR within the
+budget wins, every member's range is reachable, a budget above them all is said in one line, the files
+decode like any other, and a composite's results file is drawn at bpp targets."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import natural_crop, run_module
+from PIL import Image
+
+from vcnlit.checkpoint import load_model, save_model
+from vcnlit.codecs import StandardCodec
+from vcnlit.compressor import Compressor
+from vcnlit.errors import ConfigError
+from vcnlit.multirate import TARGET_KEY, MultiRate, member, psnr8, rate_grid
+from vcnlit.nets import ResamplingSystem
+from vcnlit.zoo import DEFAULT_MODEL, composites, entries
+
+H, W = 45, 61
+
+
+def _tiny(path: Path, scale: int, seed: int) -> Path:
+    """An untrained tiny SCIC/JPEG model (re-sampling ``scale``) whose file records its rate points."""
+    torch.manual_seed(seed)
+    system = ResamplingSystem(channels=3, scale=scale, width=8, rsn_depth=1, idn_depth=1, outer_kernel=3)
+    return save_model(path, system.eval(), StandardCodec("jpeg", 40), f"tiny_x{scale}",
+                      meta={"config": {"eval": {"rate_points": [10, 40, 70]}}})
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory: pytest.TempPathFactory) -> MultiRate:
+    d = tmp_path_factory.mktemp("multirate")
+    members = []
+    for scale, seed in ((2, 0), (1, 1)):
+        model = load_model(_tiny(d / f"x{scale}.ckpt", scale, seed))
+        members.append(member(f"tiny_x{scale}", model, Compressor(model.system, model.codec, bf16=False)))
+    return MultiRate("tiny", members)
+
+
+@pytest.fixture(scope="module")
+def x() -> torch.Tensor:
+    return torch.from_numpy(natural_crop("astronaut", (H, W), rgb=True)).permute(2, 0, 1).float() / 255
+
+
+def _best(m, x: torch.Tensor, budget: int) -> tuple[bytes, float, float] | None:
+    """A member's own best file within ``budget``, its rate and its decoded PSNR (None: none fits)."""
+    try:
+        data, rate = m.comp.compress_to_size(x, budget, m.grid)
+    except ConfigError:
+        return None
+    return data, rate, psnr8(m.comp.decompress(data), x)
+
+
+def test_the_member_with_the_better_real_psnr_within_the_budget_wins(group, x):
+    low, full = group.members
+    smallest_full = len(full.comp.compress(x, full.bottom))
+    assert len(low.comp.compress(x, low.bottom)) < smallest_full
+    for budget in (smallest_full - 1, 2 * smallest_full, 10**6):  # one fits, both do, both at their top
+        want = [(b, m) for m in group.members if (b := _best(m, x, budget)) is not None]
+        choice = group.compress_to_size(x, budget, decode=True)
+        (data, rate, score), m = max(want, key=lambda w: w[0][2])
+        assert (choice.data, choice.rate, choice.member.name) == (data, rate, m.name) and len(data) <= budget
+        assert psnr8(choice.x_hat, x) == pytest.approx(score)
+        assert choice.top == all(b[1] == mm.top for b, mm in want)
+        assert (choice.member is low) if budget < smallest_full else len(want) == 2
+    with pytest.raises(ConfigError, match="smallest file"):
+        group.compress_to_size(x, 10)
+
+
+def test_a_member_may_search_past_its_trained_range(group):
+    m = group.members[1].model
+    assert rate_grid(m) == [float(q) for q in range(10, 71)]
+    assert rate_grid(m, 95)[-1] == 95.0 and len(rate_grid(m, 95)) == 86
+
+
+def test_a_composite_curve_is_drawn_at_bpp_targets(group, x):
+    from vcnlit.eval.report import multirate_results
+
+    targets = [0.05, 0.5, 4.0, 20.0]
+    rd = multirate_results(group, [("a.png", x)], targets, progress=False)
+    r, meta = rd["results"], rd["meta"]
+    assert r[TARGET_KEY] == targets and meta["rate_key"] == TARGET_KEY and len(r["bpp"]) == len(targets)
+    assert all(k in r for k in ("psnr", "ssim", "ms-ssim", "psnr-y", "bpp-jpeg"))
+    coded = meta["coded_by"]["a.png"]
+    assert coded[0]["member"] == "tiny_x2" and len(coded) == len(targets)
+    smallest = 8 * len(group.members[0].comp.compress(x, 10)) / (H * W)
+    assert r["bpp"][0] == pytest.approx(smallest)  # below every member's range: the smallest file
+    assert all(b <= t for b, t in zip(r["bpp"][1:], targets[1:]))
+    for c, b, p in zip(coded, r["bpp"], r["psnr"]):  # each point is the file compress --bpp writes
+        m = next(m for m in group.members if m.name == c["member"])
+        data = m.comp.compress(x, c["rate"])
+        assert 8 * len(data) / (H * W) == pytest.approx(b) and psnr8(m.comp.decompress(data), x) == pytest.approx(p)
+
+
+needs_zoo = pytest.mark.skipif(DEFAULT_MODEL not in composites(), reason="needs the zoo's default composite")
+
+
+@needs_zoo
+def test_the_default_is_a_composite_the_zoo_lists():
+    members = composites()[DEFAULT_MODEL].members
+    assert all(entries()[n].info["codec"]["format"] == "jpeg" for n in members)  # .jpg outputs keep working
+
+
+@needs_zoo
+def test_compress_bpp_is_honoured_across_both_members_and_decodes_without_model(capsys, caplog, tmp_path):
+    from vcnlit.cli import main
+
+    src = tmp_path / "photo.png"
+    Image.fromarray(natural_crop("astronaut", (96, 128), rgb=True)).save(src)
+    low, full = composites()[DEFAULT_MODEL].members
+    used = set()
+    for target in (0.15, 1.5):
+        out = tmp_path / f"{target}.vcn"
+        capsys.readouterr()
+        assert main(["compress", str(src), str(out), "--bpp", str(target)]) == 0
+        stdout, err = capsys.readouterr()
+        assert out.stat().st_size <= math.floor(target * 96 * 128 / 8) and not err, err
+        assert f"{DEFAULT_MODEL}: " in stdout
+        used |= {n for n in (low, full) if f": {n}," in stdout}
+        assert main(["decompress", str(out), str(tmp_path / f"{target}.png")]) == 0
+        assert Image.open(tmp_path / f"{target}.png").size == (128, 96)
+    assert used == {low, full}
+    caplog.clear()
+    assert main(["compress", str(src), str(tmp_path / "top.jpg"), "--bpp", "12"]) == 0
+    notices = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(notices) == 1 and len(notices[0].splitlines()) == 1, notices
+    assert f"--bpp 12 is above what {DEFAULT_MODEL} reaches" in notices[0] and f"{full}, quality 95" in notices[0]
+
+
+@needs_zoo
+@pytest.mark.slow
+def test_evaluate_a_composite_writes_its_targets(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(natural_crop("astronaut", (64, 80), rgb=True)).save(folder / "p.png")
+    p = run_module("vcnlit.evaluate", f"model={DEFAULT_MODEL}", f"data.test_dir={folder}", "eval.rate_points=[0.2,1.2]",
+                   "eval.baseline_points=[10,50,90]", f"hydra.run.dir={tmp_path / 'ev'}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    rd = json.loads((tmp_path / "ev" / "rd.json").read_text())
+    assert rd["results"][TARGET_KEY] == [0.2, 1.2] and rd["meta"]["experiment"] == DEFAULT_MODEL
+    assert [c["member"] for c in rd["meta"]["coded_by"]["p.png"]] == list(composites()[DEFAULT_MODEL].members)
+    assert (tmp_path / "ev" / "baseline_jpeg.json").is_file()

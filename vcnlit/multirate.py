@@ -1,0 +1,153 @@
+"""Several models as one codec for a size budget: each member's best file within the budget, and of those
+the one whose decoded image has the highest PSNR (real bytes, real distortion).
+
+A zoo composite (:data:`vcnlit.zoo.COMPOSITES`) is such a group: a half-size model, best at low rates, and a
+full-size one, best at high rates, picked per image and per budget. A single model is a group of one.
+Every file is an ordinary stream of the member that made it (its header's fingerprint names it), so it
+decodes like any other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from vcnlit.checkpoint import LoadedModel
+from vcnlit.codecs import unpack
+from vcnlit.codecs.jpeg_tag import is_jpeg, untag
+from vcnlit.compressor import Compressor
+from vcnlit.errors import ConfigError
+
+#: the bpp targets a composite's RD curve is drawn at (``python -m vcnlit.evaluate model=NAME``)
+TARGETS = (0.03, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
+#: the rate key of a results file drawn at bpp targets
+TARGET_KEY = "bpp_target"
+
+
+def rate_grid(model: LoadedModel, best: float | None = None) -> list[float]:
+    """The rates a size budget searches, over the model's trained range (up to ``best``, its best-quality
+    end, where given): every integer quality (SCIC), or 64 step sizes evenly spaced in log (DNNC)."""
+    trained = sorted(float(r) for r in model.rate_points) or [float(model.codec.rate)]
+    lo, hi = trained[0], trained[-1]
+    if best is not None:
+        lo, hi = (lo, float(best)) if model.codec.rate_key == "quality" else (float(best), hi)
+    if model.codec.rate_key == "quality":
+        return [float(q) for q in range(math.ceil(lo), math.floor(hi) + 1)] or [lo]
+    return [lo * (hi / lo) ** (i / 63) for i in range(64)] if hi > lo else [lo]
+
+
+class Member(NamedTuple):
+    name: str  # the zoo name or model file it was loaded as
+    model: LoadedModel
+    comp: Compressor
+    grid: list[float]  # the rates its budget search runs over (:func:`rate_grid`)
+
+    @property
+    def top(self) -> float:
+        """Its best-quality rate: the highest quality (SCIC), the smallest step (DNNC)."""
+        return max(self.grid) if self.model.codec.rate_key == "quality" else min(self.grid)
+
+    @property
+    def bottom(self) -> float:
+        """Its lowest-quality rate (its smallest files)."""
+        return min(self.grid) if self.top == max(self.grid) else max(self.grid)
+
+
+def member(name: str, model: LoadedModel, comp: Compressor, best: float | None = None) -> Member:
+    """A group member searching its :func:`rate_grid` (to ``best`` where given)."""
+    return Member(name, model, comp, rate_grid(model, best))
+
+
+class Choice(NamedTuple):
+    data: bytes  # the file (in the form asked for)
+    member: Member  # the model that made it
+    rate: float  # its codec rate
+    top: bool  # coded at the member's best-quality rate: no member could spend more of the budget
+    x_hat: Tensor | None  # its decoded (C, H, W) image (None when only one member fits and none was asked)
+
+
+@dataclass
+class ImageMemo:
+    """What several budgets of one image share: each member's Y, and each decoded (member, rate) file."""
+
+    ys: dict[str, Tensor] = field(default_factory=dict)
+    decoded: dict[tuple[str, float], Tensor] = field(default_factory=dict)
+
+
+def psnr8(x_hat: Tensor, x: Tensor) -> float:
+    """PSNR (dB) of a (C, H, W) decoded image, both images at 8 bits (as the results and files count it)."""
+    from vcnlit.eval.metrics import psnr
+
+    return float(psnr(x_hat[None], x[None])[0])
+
+
+class MultiRate:
+    """Members of one channel count coding one image to a size budget; the best real PSNR wins.
+
+    Args:
+        name: the group's name (a composite's, or the single member's).
+        members: the models, the first one coding alone where no budget is asked for.
+    """
+
+    def __init__(self, name: str, members: Sequence[Member]) -> None:
+        if not members or len({m.model.system.channels for m in members}) != 1:
+            raise ConfigError(f"{name}: a group needs one or more members of one channel count")
+        self.name, self.members = name, list(members)
+
+    def decode(self, m: Member, data: bytes) -> Tensor:
+        """The (C, H, W) image of a file ``m`` made (a ``.vcn`` stream or a tagged JPEG file)."""
+        return m.comp.decode(*(untag(data) if is_jpeg(data) else unpack(data)))
+
+    @torch.no_grad()
+    def compress_to_size(self, x: Tensor, max_bytes: int, form: Callable[[bytes], bytes] | None = None,
+                         memo: ImageMemo | None = None, decode: bool = False) -> Choice:
+        """The file of at most ``max_bytes`` that decodes best: each member's largest file within the budget
+        (:meth:`Compressor.compress_to_size` over its grid), decoded, and the highest PSNR against ``x``.
+
+        Args:
+            x: a (C, H, W) image in [0, 1] with the members' channel count.
+            max_bytes: the largest file allowed, in bytes.
+            form: the file written for a ``.vcn`` stream (see :meth:`Compressor.compress_to_size`).
+            memo: what earlier budgets of this image computed (a fresh one when None).
+            decode: decode the chosen file even when only one member fits.
+
+        Raises:
+            ConfigError: no member makes a file that small (the first member's message: it makes the
+                smallest files).
+        """
+        memo = memo or ImageMemo()
+        fits: list[tuple[Member, bytes, float]] = []
+        first: ConfigError | None = None
+        for m in self.members:
+            if m.name not in memo.ys:
+                memo.ys[m.name] = m.comp.rsn(m.comp.pad(x[None]))[0]
+            try:
+                fits.append((m, *m.comp.compress_to_size(x, max_bytes, m.grid, form, y=memo.ys[m.name])))
+            except ConfigError as e:
+                first = first or e
+        if not fits:
+            assert first is not None
+            raise first
+        scored = [(self._decoded(m, data, rate, memo) if decode or len(fits) > 1 else None, m, data, rate)
+                  for m, data, rate in fits]
+        x_hat, m, data, rate = max(scored, key=lambda s: (psnr8(s[0], x) if s[0] is not None else 0.0, -len(s[2])))
+        return Choice(data, m, rate, all(r == f.top for f, _, r in fits), x_hat)
+
+    def _decoded(self, m: Member, data: bytes, rate: float, memo: ImageMemo) -> Tensor:
+        key = (m.name, rate)
+        if key not in memo.decoded:
+            memo.decoded[key] = self.decode(m, data)
+        return memo.decoded[key]
+
+    @torch.no_grad()
+    def smallest(self, x: Tensor, memo: ImageMemo | None = None) -> Choice:
+        """The first member's file at its lowest-quality rate (a budget below every member's range), decoded."""
+        memo = memo or ImageMemo()
+        m = self.members[0]
+        data = m.comp.compress(x, m.bottom)
+        return Choice(data, m, m.bottom, False, self._decoded(m, data, m.bottom, memo))
