@@ -265,6 +265,15 @@ def models(args: argparse.Namespace) -> None:
     Console(width=max(Console().width, 120)).print(table)
 
 
+def compare(args: argparse.Namespace) -> None:
+    """A photo coded by the model and the standard codecs at one file size: :mod:`vcnlit.compare`."""
+    from vcnlit.compare import DEFAULT_BPP, report, run
+
+    src = Path(args.input)
+    out = args.output = Path(args.output) if args.output else Path(f"{src.stem}_compare")
+    print(report(*run(src, out, DEFAULT_BPP if args.bpp is None else args.bpp, args.model, args.force)))
+
+
 def _non_negative(v: str) -> int:
     n = int(v)
     if n < 0:
@@ -326,6 +335,18 @@ def parser() -> argparse.ArgumentParser:
         q.set_defaults(func=func)
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=models, output=None)
+    k = sub.add_parser("compare", help="a photo coded by the model and by JPEG, WebP, AVIF, JPEG XL and JPEG 2000 at "
+                                       "the same file size -> an HTML page, a PNG sheet of crops and an RD plot")
+    k.add_argument("input")
+    k.add_argument("--output", default=None, metavar="DIR",
+                   help="the folder written (created if its parent exists); default: INPUT's name + _compare")
+    k.add_argument("--bpp", type=float, default=None,
+                   help="the model's largest file, in bits per pixel; every codec then codes at or under the "
+                        "model's file; default: 0.25")
+    k.add_argument("--model", default=None, help=f"a zoo model's name or a model.ckpt; default: {DEFAULT_MODEL} "
+                                                 f"({DEFAULT_GRAY_MODEL} for a grayscale photo)")
+    _force(k)
+    k.set_defaults(func=compare)
     return p
 
 

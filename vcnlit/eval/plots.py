@@ -69,7 +69,7 @@ def styles(curves: Sequence[dict]) -> list[dict]:
 
 
 def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: str = "",
-            xmax: float | None = None, note: str | None = None) -> Path:
+            xmax: float | None = None, note: str | None = None, mark: float | None = None) -> Path:
     """Plot ``metric`` against bpp for results dicts in CompressAI's layout.
 
     Args:
@@ -79,6 +79,7 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
         title: the plot's title.
         xmax: the x axis ends here (the y axis holds every line up to it); None: every point.
         note: a line above the title, in red (e.g. that the numbers come from a smoke run).
+        mark: a bitrate marked by a thin vertical line (where files are compared).
 
     Returns:
         ``path``.
@@ -86,6 +87,8 @@ def plot_rd(curves: list[dict], path: str | Path, metric: str = "psnr", title: s
     many = len(curves) > 4
     fig, ax = plt.subplots(figsize=(9.2 if many else 6, 5.6 if many else 4.4), dpi=120)
     _draw(ax, curves, metric, title, xmax, key=many)
+    if mark is not None:
+        ax.axvline(mark, color="0.5", lw=0.8, ls="--", zorder=0)
     if note:
         fig.suptitle(note, color="firebrick", fontsize=10)
     return save_figure(fig, path)
