@@ -9,6 +9,7 @@ real file and its real decode.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from vcnlit.errors import ConfigError
 from vcnlit.eval.metrics import bpp, distortion, psnr
 from vcnlit.io import write_bytes
 from vcnlit.pixels import to_uint8
+
+log = logging.getLogger("vcnlit")
 
 #: the file size compared when ``--bpp`` is not given, in bits per pixel of the photo
 DEFAULT_BPP = 0.25
@@ -173,6 +176,10 @@ def code_model(x: Tensor, group, max_bytes: int, stem: str) -> tuple[Coded, list
     who = f"{m.name}, " if len(group.members) > 1 else ""
     coded = Coded("vcnlit", f"{who}{m.model.codec.rate_key} {choice.rate:g}", choice.data, f"{stem}.vcn",
                   choice.x_hat, *_measure(x, choice.x_hat))
+    if choice.top and len(choice.data) < 0.95 * max_bytes:
+        h, w = x.shape[-2:]
+        log.warning("the target (%.3f bpp) is above what %s reaches on this photo: its best file is %.3f bpp, "
+                    "the size every codec is compared at", bpp(max_bytes, h, w), group.name, bpp(len(choice.data), h, w))
     curves = []
     for m in group.members:
         points = sorted({*(float(r) for r in m.model.rate_points), m.top, m.bottom})
