@@ -90,11 +90,18 @@ Table = AnchorTable | PairTable | ZooTable
 
 @cache
 def _read(path: str) -> dict[str, Any]:
+    """A results file; ``FILE#bpp-<form>``: the same results with the bitrate of that file form as ``bpp``
+    (e.g. ``#bpp-jpeg``, a SCIC model's standard JPEG files)."""
     from vcnlit.eval.results import read_json
 
+    path, _, form = path.partition("#")
     if not (REPO / path).is_file():
         raise SystemExit(f"make docs: {path} is named by a table but is not there")
-    return read_json(REPO / path)
+    data = read_json(REPO / path)
+    if form:
+        data = {**data, "results": {**data["results"], "bpp": data["results"][form]},
+                "results_by_image": {n: {**r, "bpp": r[form]} for n, r in data.get("results_by_image", {}).items()}}
+    return data
 
 
 def _bd(anchor: str, test: str, max_bpp: float | None) -> tuple[float, float]:
@@ -264,6 +271,25 @@ def _files(stem: str) -> tuple[str, str]:
     return f"{RESULTS}/{stem}_test.json", f"{RESULTS}/{stem}_val.json"
 
 
+_STD = "standard_jpeg"
+VAL12_RGB = f"{RESULTS}/val12/rgb"
+
+
+def _standard_jpeg_rows() -> tuple[Pair, ...]:
+    """Each SCIC zoo model's standard JPEG files against its .vcn files, and the default model in both forms
+    against the anchors (the val photos as they are now)."""
+    rows = [Pair(f"`{m}`: `.jpg` against `.vcn`", *((f"{RESULTS}/{_STD}/{m}_{s}.json#bpp-jpeg",
+                                                      f"{RESULTS}/{_STD}/{m}_{s}.json") for s in ("test", "val")), None)
+            for m in ("scic_lowres_rgb_long", "scic_fullres_rgb", "scic_lowres_long", "scic_lowres")]
+    default = f"{RESULTS}/{_STD}/scic_lowres_rgb_long"
+    for form, tag in (("`.vcn`", ""), ("`.jpg`", "#bpp-jpeg")):
+        for codec in ("avif", "webp", "jpeg2000", "jpegxl"):
+            rows.append(Pair(f"`scic_lowres_rgb_long` {form} against {codec}",
+                             (f"{default}_test.json{tag}", f"{TEST_RGB}/{codec}.json"),
+                             (f"{default}_val.json{tag}", f"{VAL12_RGB}/{codec}.json"), 0.5))
+    return tuple(rows)
+
+
 #: every generated table by name
 TABLES: dict[str, Table] = {
     "zoo": ZooTable(),
@@ -342,6 +368,7 @@ TABLES: dict[str, Table] = {
         pair("dnnc_lowres trained with plain rounding (`codec.deadzone=0.5 codec.deadzone_hf=0.5`) against its dead "
              "zone", "jpeg_encoder/dnnc_lowres_rounding", "jpeg_encoder/dnnc_lowres"),
     )),
+    "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),
     "codecs": PairTable("model, against the codec named", (
         _vs("`make run`'s model against jpeg2000", _files(MAKE_RUN), _GRAY, 0.5),
         _vs("`make run`'s model against webp", _files(MAKE_RUN), _GRAY, 0.5),
