@@ -90,17 +90,17 @@ Table = AnchorTable | PairTable | ZooTable
 
 @cache
 def _read(path: str) -> dict[str, Any]:
-    """A results file; ``FILE#bpp-<form>``: the same results with the bitrate of that file form as ``bpp``
-    (e.g. ``#bpp-jpeg``, a SCIC model's standard JPEG files)."""
+    """A results file; ``FILE#KEY=SOURCE[,KEY=SOURCE]``: the same results with ``KEY`` read from ``SOURCE``
+    (``#bpp=bpp-jpeg``: a SCIC model's standard JPEG files; ``#psnr=psnr-y``: PSNR on luma)."""
     from vcnlit.eval.results import read_json
 
-    path, _, form = path.partition("#")
+    path, _, swaps = path.partition("#")
     if not (REPO / path).is_file():
         raise SystemExit(f"make docs: {path} is named by a table but is not there")
     data = read_json(REPO / path)
-    if form:
-        data = {**data, "results": {**data["results"], "bpp": data["results"][form]},
-                "results_by_image": {n: {**r, "bpp": r[form]} for n, r in data.get("results_by_image", {}).items()}}
+    for key, source in (swap.split("=") for swap in swaps.split(",") if swap):
+        data = {**data, "results": {**data["results"], key: data["results"][source]},
+                "results_by_image": {n: {**r, key: r[source]} for n, r in data.get("results_by_image", {}).items()}}
     return data
 
 
@@ -225,7 +225,7 @@ def _rgb_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
         return label, (test, val, test, val)
 
     return (
-        row("scic_lowres_rgb_long (the zoo's default)", f"{b}/scic_lowres_rgb_long_bf16_test.json",
+        row("scic_lowres_rgb_long (the default's low-rate model)", f"{b}/scic_lowres_rgb_long_bf16_test.json",
             f"{b}/scic_lowres_rgb_long_bf16_val.json"),
         row("scic_lowres_rgb", f"{t}/scic_lowres_rgb.json", f"{j}/scic_lowres_rgb_val.json"),
         row("scic_fullres_rgb", f"{t}/scic_fullres_rgb.json", f"{j}/scic_fullres_rgb_val.json"),
@@ -278,15 +278,30 @@ VAL12_RGB = f"{RESULTS}/val12/rgb"
 def _standard_jpeg_rows() -> tuple[Pair, ...]:
     """Each SCIC zoo model's standard JPEG files against its .vcn files, and the default model in both forms
     against the anchors (the val photos as they are now)."""
-    rows = [Pair(f"`{m}`: `.jpg` against `.vcn`", *((f"{RESULTS}/{_STD}/{m}_{s}.json#bpp-jpeg",
+    rows = [Pair(f"`{m}`: `.jpg` against `.vcn`", *((f"{RESULTS}/{_STD}/{m}_{s}.json#bpp=bpp-jpeg",
                                                       f"{RESULTS}/{_STD}/{m}_{s}.json") for s in ("test", "val")), None)
             for m in ("scic_lowres_rgb_long", "scic_fullres_rgb", "scic_lowres_long", "scic_lowres")]
     default = f"{RESULTS}/{_STD}/scic_lowres_rgb_long"
-    for form, tag in (("`.vcn`", ""), ("`.jpg`", "#bpp-jpeg")):
+    for form, tag in (("`.vcn`", ""), ("`.jpg`", "#bpp=bpp-jpeg")):
         for codec in ("avif", "webp", "jpeg2000", "jpegxl"):
             rows.append(Pair(f"`scic_lowres_rgb_long` {form} against {codec}",
                              (f"{default}_test.json{tag}", f"{TEST_RGB}/{codec}.json"),
                              (f"{default}_val.json{tag}", f"{VAL12_RGB}/{codec}.json"), 0.5))
+    return tuple(rows)
+
+
+AUTO = f"{RESULTS}/auto_default/auto_rgb"
+
+
+def _auto_rows() -> tuple[Pair, ...]:
+    """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
+    rows = []
+    for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
+                        ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
+        for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")):
+            for max_bpp in (0.5, 1.0):
+                rows.append(Pair(f"against {name}, {metric}", (f"{AUTO}_test.json{tag}", f"{TEST_RGB}/{codec}.json{tag}"),
+                                 (f"{AUTO}_val.json{tag}", f"{VAL12_RGB}/{codec}.json{tag}"), max_bpp))
     return tuple(rows)
 
 
@@ -368,6 +383,7 @@ TABLES: dict[str, Table] = {
         pair("dnnc_lowres trained with plain rounding (`codec.deadzone=0.5 codec.deadzone_hf=0.5`) against its dead "
              "zone", "jpeg_encoder/dnnc_lowres_rounding", "jpeg_encoder/dnnc_lowres"),
     )),
+    "auto": PairTable("`auto_rgb`, the default (`vcnlit compress --bpp`)", _auto_rows()),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),
     "codecs": PairTable("model, against the codec named", (
         _vs("`make run`'s model against jpeg2000", _files(MAKE_RUN), _GRAY, 0.5),
