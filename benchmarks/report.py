@@ -8,6 +8,8 @@ LIGHTNING_OVERHEAD_MAX = 1.05
 CODEC_SHARE_MAX = 0.20
 ENCODE_DECODE_MAX_S = 0.5
 REAL_IDEAL_MAX = 1.01
+#: a 768x512 photo's decompress with the default model, from process start to file written
+DECOMPRESS_SMALL_MAX_S = 2.5
 #: context-model bytes / per-band bytes on the same coefficients at the low rate points (issue 15: >= 10 % fewer)
 CONTEXT_LOW_RATE_MAX = 0.90
 
@@ -30,10 +32,13 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     add("DNNC real / ideal code length (worst row)", max(d["ratio"] for d in r["entropy"]["dnnc"]),
         REAL_IDEAL_MAX)
     mem = r.get("memory", {})
-    for size, m in mem.items():
-        if isinstance(m, dict) and "ratio_vs_avif" in m:
-            add(f"compress + decompress / AVIF encode + decode, {size}", m["ratio_vs_avif"], mem["max_ratio_vs_avif"])
-            add(f"peak memory (MB), {size}", max(m["compress_mb"], m["decompress_mb"]), mem["limit_mb"])
+    sizes = [k for k, m in mem.items() if isinstance(m, dict) and "ratio_vs_avif" in m]
+    if sizes:  # the small photo: decompress from process start; the large one: against AVIF, and memory
+        small, large = sizes[0], sizes[-1]
+        add(f"decompress from process start (s), {small}", mem[small]["decompress_s"], DECOMPRESS_SMALL_MAX_S)
+        add(f"compress + decompress / AVIF encode + decode, {large}", mem[large]["ratio_vs_avif"],
+            mem["max_ratio_vs_avif"])
+        add(f"peak memory (MB), {large}", max(mem[large]["compress_mb"], mem[large]["decompress_mb"]), mem["limit_mb"])
     low = [d for d in r["entropy"].get("models", []) if d["low_rate"]]
     if low:
         add("context / per-band bytes at the dnnc_lowres low rate points (worst row)",
