@@ -85,7 +85,14 @@ class ZooTable:
     """The zoo's models, their BD-rate as ``vcnlit/zoo/index.json`` records it."""
 
 
-Table = AnchorTable | PairTable | ZooTable
+@dataclass(frozen=True)
+class RecompressTable:
+    """Lossless JPEG recompressors' savings, as ``python -m benchmarks.bench_recompress`` measured them."""
+
+    path: str = "benchmarks/recompress.json"
+
+
+Table = AnchorTable | PairTable | ZooTable | RecompressTable
 
 
 @cache
@@ -384,6 +391,7 @@ TABLES: dict[str, Table] = {
              "zone", "jpeg_encoder/dnnc_lowres_rounding", "jpeg_encoder/dnnc_lowres"),
     )),
     "auto": PairTable("`auto_rgb`, the default (`vcnlit compress --bpp`)", _auto_rows()),
+    "recompress": RecompressTable(),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),
     "codecs": PairTable("model, against the codec named", (
         _vs("`make run`'s model against jpeg2000", _files(MAKE_RUN), _GRAY, 0.5),
@@ -404,11 +412,30 @@ TABLES: dict[str, Table] = {
 }
 
 
+def render_recompress(t: RecompressTable) -> tuple[str, list[str]]:
+    results = json.loads((REPO / t.path).read_text())
+    sets = results["sets"]
+    tools = ("vcn", "lepton", "brunsli", "jpegxl")
+    lines = ["Bytes saved against Huffman-optimised JPEG files (the standard's tables, 4:2:0 in colour; qualities "
+             f"{', '.join(str(q) for q in results['qualities'])} together), every round trip checked "
+             "(`.vcn`: the same pixels; the others: the same bytes).", "",
+             "| image set | JPEG bytes | `.vcn` | Lepton | brunsli | JPEG XL |", "|---" * 6 + "|"]
+    for name, data in sets.items():
+        total = data["totals"]["all"]
+        split, kind = name.split("_")
+        label = f"{SET_NAMES[split]} ({len(data['images'])}, {'RGB' if kind == 'rgb' else 'grayscale'})"
+        cells = [f"{100 * (1 - total[k] / total['jpeg']):.1f} %" if k in total else "n/a" for k in tools]
+        lines.append("| " + " | ".join([label, str(total["jpeg"]), *cells]) + " |")
+    return "\n".join(lines), [t.path]
+
+
 def render(name: str) -> tuple[str, list[str]]:
     """The table ``name`` (its text between the markers, without them) and the files it was made from."""
     t = TABLES[name]
     if isinstance(t, ZooTable):
         return render_zoo(t)
+    if isinstance(t, RecompressTable):
+        return render_recompress(t)
     if isinstance(t, AnchorTable):
         return render_anchor(t)
     return render_pair(t)
