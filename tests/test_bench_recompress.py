@@ -22,5 +22,5 @@ def test_one_small_jpeg_round_trips_through_every_tool(channels):
     sums = totals([{"quality": 40, **row}], (40,), tools)
     assert sums["40"] == sums["all"] and sums["all"]["lepton_exact"] == ["bytes"]
     md = render({"command": "python -m benchmarks.bench_recompress", "git_commit": None, "date": "today",
-                 "tools": {}, "sets": {"test_gray": {"totals": sums}}})
+                 "tools": {}, "sets": {"test_gray": {"images": ["x"], "totals": sums}}})
     assert "| test_gray | 40 |" in md and " !" not in md
