@@ -287,7 +287,7 @@ def _standard_jpeg_rows() -> tuple[Pair, ...]:
     against the anchors (the val photos as they are now)."""
     rows = [Pair(f"`{m}`: `.jpg` against `.vcn`", *((f"{RESULTS}/{_STD}/{m}_{s}.json#bpp=bpp-jpeg",
                                                       f"{RESULTS}/{_STD}/{m}_{s}.json") for s in ("test", "val")), None)
-            for m in ("scic_lowres_rgb_long", "scic_fullres_rgb", "scic_lowres_long", "scic_lowres")]
+            for m in ("scic_lowres_rgb_long", "scic_lowres_rgb", "scic_fullres_rgb", "scic_lowres_long", "scic_lowres")]
     default = f"{RESULTS}/{_STD}/scic_lowres_rgb_long"
     for form, tag in (("`.vcn`", ""), ("`.jpg`", "#bpp=bpp-jpeg")):
         for codec in ("avif", "webp", "jpeg2000", "jpegxl"):
