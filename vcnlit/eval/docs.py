@@ -204,51 +204,50 @@ def render_zoo(_: ZooTable) -> tuple[str, list[str]]:
     return "\n".join(lines), [ZOO_INDEX]
 
 
-def _gray_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
-    t, v, b = TEST_GRAY, VAL_GRAY, f"{RESULTS}/bf16"
+Row = tuple[str, tuple[str | None, ...]]
 
-    def row(label: str, test: str | None, val: str | None) -> tuple[str, tuple[str | None, ...]]:
-        return label, (test, val, test, val)
 
+def _row(label: str, test: str | None, val: str | None) -> Row:
+    """A method's row of an anchor table: its test and val file, up to 0.5 and up to 1 bpp."""
+    return label, (test, val, test, val)
+
+
+def _anchor_rows(t: str, v: str) -> tuple[Row, ...]:
+    """The rows every anchor table ends with: the plain codecs and the same JPEG in a .vcn file."""
     return (
-        row("scic_lowres (JPEG, half size)", f"{t}/scic_lowres.json", f"{b}/scic_lowres_res_vcn25_bf16_val.json"),
-        row("scic_fullres (JPEG, full size)", f"{t}/scic_fullres.json", f"{b}/scic_fullres_bf16_val.json"),
-        row("dnnc_lowres (DCT + torchac, half size)", f"{t}/dnnc_lowres.json", f"{b}/dnnc_lowres_bf16_val.json"),
-        row("dnnc_fullres (DCT + torchac, full size)", f"{t}/dnnc_fullres.json", f"{b}/dnnc_fullres_bf16_val.json"),
-        row("`jpeg_vcn`: the same JPEG in a `.vcn` file, no network", f"{t}/jpeg_vcn.json", f"{v}/jpeg_vcn.json"),
-        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json",
-            f"{v}/jpeg_psnr_vcn.json"),
-        row("JPEG 2000 (Pillow)", f"{t}/jpeg2000.json", f"{v}/jpeg2000.json"),
-        row("WebP", f"{t}/webp.json", f"{v}/webp.json"),
-        row("AVIF", f"{t}/avif.json", f"{v}/avif.json"),
-        row("JPEG XL (libjxl)", f"{t}/jpegxl.json", f"{v}/jpegxl.json"),
+        _row("`jpeg_vcn`: the same JPEG in a `.vcn` file, no network", f"{t}/jpeg_vcn.json", f"{v}/jpeg_vcn.json"),
+        _row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json",
+             f"{v}/jpeg_psnr_vcn.json"),
+        *(_row(label, f"{t}/{n}.json", f"{v}/{n}.json") for label, n in (
+            ("JPEG 2000 (Pillow)", "jpeg2000"), ("WebP", "webp"), ("AVIF", "avif"), ("JPEG XL (libjxl)", "jpegxl"))),
     )
 
 
-def _rgb_rows() -> tuple[tuple[str, tuple[str | None, ...]], ...]:
+def _gray_rows() -> tuple[Row, ...]:
+    t, b = TEST_GRAY, f"{RESULTS}/bf16"
+    return (
+        _row("scic_lowres (JPEG, half size)", f"{t}/scic_lowres.json", f"{b}/scic_lowres_res_vcn25_bf16_val.json"),
+        _row("scic_fullres (JPEG, full size)", f"{t}/scic_fullres.json", f"{b}/scic_fullres_bf16_val.json"),
+        _row("dnnc_lowres (DCT + torchac, half size)", f"{t}/dnnc_lowres.json", f"{b}/dnnc_lowres_bf16_val.json"),
+        _row("dnnc_fullres (DCT + torchac, full size)", f"{t}/dnnc_fullres.json", f"{b}/dnnc_fullres_bf16_val.json"),
+        *_anchor_rows(TEST_GRAY, VAL_GRAY),
+    )
+
+
+def _rgb_rows() -> tuple[Row, ...]:
     t, v, j, b = TEST_RGB, VAL_RGB, f"{RESULTS}/jpeg_tables", f"{RESULTS}/bf16"
-
-    def row(label: str, test: str | None, val: str | None) -> tuple[str, tuple[str | None, ...]]:
-        return label, (test, val, test, val)
-
     return (
-        row("scic_lowres_rgb_long (the default's low-rate model)", f"{b}/scic_lowres_rgb_long_bf16_test.json",
-            f"{b}/scic_lowres_rgb_long_bf16_val.json"),
-        row("scic_lowres_rgb", f"{t}/scic_lowres_rgb.json", f"{j}/scic_lowres_rgb_val.json"),
-        row("scic_fullres_rgb", f"{t}/scic_fullres_rgb.json", f"{j}/scic_fullres_rgb_val.json"),
-        row("dnnc_lowres_rgb", f"{t}/dnnc_lowres_rgb.json", f"{v}/dnnc_lowres_rgb.json"),
-        row("dnnc_fullres_rgb", f"{t}/dnnc_fullres_rgb.json", f"{v}/dnnc_fullres_rgb.json"),
-        row("`jpeg_vcn`: the same JPEG in a `.vcn` file, no network", f"{t}/jpeg_vcn.json", f"{v}/jpeg_vcn.json"),
-        row("`jpeg_psnr_vcn`: the same with the psnr tables, no network", f"{t}/jpeg_psnr_vcn.json",
-            f"{v}/jpeg_psnr_vcn.json"),
-        row("JPEG 2000 (Pillow)", f"{t}/jpeg2000.json", f"{v}/jpeg2000.json"),
-        row("WebP", f"{t}/webp.json", f"{v}/webp.json"),
-        row("AVIF", f"{t}/avif.json", f"{v}/avif.json"),
-        row("JPEG XL (libjxl)", f"{t}/jpegxl.json", f"{v}/jpegxl.json"),
+        _row("scic_lowres_rgb_long (the default's low-rate model)", f"{b}/scic_lowres_rgb_long_bf16_test.json",
+             f"{b}/scic_lowres_rgb_long_bf16_val.json"),
+        _row("scic_lowres_rgb", f"{t}/scic_lowres_rgb.json", f"{j}/scic_lowres_rgb_val.json"),
+        _row("scic_fullres_rgb", f"{t}/scic_fullres_rgb.json", f"{j}/scic_fullres_rgb_val.json"),
+        _row("dnnc_lowres_rgb", f"{t}/dnnc_lowres_rgb.json", f"{v}/dnnc_lowres_rgb.json"),
+        _row("dnnc_fullres_rgb", f"{t}/dnnc_fullres_rgb.json", f"{v}/dnnc_fullres_rgb.json"),
+        *_anchor_rows(TEST_RGB, VAL_RGB),
     )
 
 
-def _control_rows(test: str, val: str) -> tuple[tuple[str, tuple[str | None, ...]], ...]:
+def _control_rows(test: str, val: str) -> tuple[Row, ...]:
     """The codec-only controls of the experiments and the JPEG XL anchor (``conf/baseline_set/default.yaml``)."""
     rows = (("`jpeg_psnr_vcn`: JPEG, psnr tables, `.vcn` file (scic_fullres's codec)", "jpeg_psnr_vcn"),
             ("`bicubic_jpeg_psnr_vcn`: bicubic /2, the same, bicubic x2 (scic_lowres's)", "bicubic_jpeg_psnr_vcn"),
