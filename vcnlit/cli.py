@@ -249,18 +249,17 @@ def models(args: argparse.Namespace) -> None:
     table = Table(title="vcnlit model zoo (BD-rate: PSNR vs Huffman-optimised JPEG, embedded test images)")
     for col in ("name", "channels", "codec", "rate points", "size", "BD-rate vs JPEG"):
         table.add_column(col, justify="left" if col in ("name", "codec") else "right", no_wrap=col == "name")
+    defaults = {DEFAULT_MODEL: " (default)", DEFAULT_GRAY_MODEL: " (default, gray)"}
     for name, m in zoo.items():
         i = m.info
         rates = ", ".join(f"{r:g}" for r in i["rate_points"])
         bd = i.get("bd_rate_vs_jpeg")
-        default = {DEFAULT_MODEL: " (default)", DEFAULT_GRAY_MODEL: " (default, gray)"}.get(name, "")
-        table.add_row(name + default, str(i["channels"]),
+        table.add_row(name + defaults.get(name, ""), str(i["channels"]),
                       f"{i['codec']['format']} ({i['rate_key']})", rates, f"{m.path.stat().st_size / 1e6:.1f} MB",
                       "n/a" if bd is None else f"{bd:+.1f} %")
     for name, c in composites().items():  # no model file: its members' rates, each by --bpp
-        default = " (default)" if name == DEFAULT_MODEL else ""
         i = zoo[c.members[0]].info
-        table.add_row(name + default, str(i["channels"]), f"{i['codec']['format']} ({i['rate_key']})",
+        table.add_row(name + defaults.get(name, ""), str(i["channels"]), f"{i['codec']['format']} ({i['rate_key']})",
                       " + ".join(c.members), f"{sum(zoo[n].path.stat().st_size for n in c.members) / 1e6:.1f} MB", "n/a")
     Console(width=max(Console().width, 120)).print(table)
 

@@ -301,12 +301,13 @@ VAL12_GRAY = f"{RESULTS}/val12/gray"
 
 
 def _gray_default_rows() -> tuple[Pair, ...]:
-    """The grayscale default (``scic_lowres_long``) against each anchor up to 0.5 bpp."""
-    run = f"{RESULTS}/{_STD}/scic_lowres_long"
+    """The grayscale default (``auto_gray``) against each anchor, up to 0.5 and 1 bpp."""
+    run = f"{RESULTS}/auto_default/auto_gray"
     return tuple(Pair(f"against {name}", (f"{run}_test.json", f"{TEST_GRAY}/{codec}.json"),
-                      (f"{run}_val.json", f"{VAL12_GRAY}/{codec}.json"), 0.5)
+                      (f"{run}_val.json", f"{VAL12_GRAY}/{codec}.json"), max_bpp)
                  for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"),
-                                     ("jpeg2000", "JPEG 2000"), ("jpeg_optimized", "Huffman-optimised JPEG")))
+                                     ("jpeg2000", "JPEG 2000"), ("jpeg_optimized", "Huffman-optimised JPEG"))
+                 for max_bpp in (0.5, 1.0))
 
 
 def _auto_rows() -> tuple[Pair, ...]:
@@ -401,7 +402,7 @@ TABLES: dict[str, Table] = {
     )),
     "auto": PairTable("`auto_rgb`, the default (`vcnlit compress --bpp`)", _auto_rows()),
     "recompress": RecompressTable(),
-    "gray-default": PairTable("`scic_lowres_long`, the grayscale default", _gray_default_rows()),
+    "gray-default": PairTable("`auto_gray`, the grayscale default", _gray_default_rows()),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),
     "codecs": PairTable("model, against the codec named", (
         _vs("`make run`'s model against jpeg2000", _files(MAKE_RUN), _GRAY, 0.5),

@@ -23,8 +23,8 @@ INDEX = ZOO_DIR / "index.json"
 #: (results: experiments/results/auto_default/)
 DEFAULT_MODEL = "auto_rgb"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
-#: the grayscale recipe trained longer
-DEFAULT_GRAY_MODEL = "scic_lowres_long"
+#: the grayscale composite, as the colour one (results: experiments/results/auto_default/)
+DEFAULT_GRAY_MODEL = "auto_gray"
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ COMPOSITES = {c.name: c for c in (
     Composite("auto_rgb", ("scic_lowres_rgb_long", "scic_fullres_rgb"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres_rgb": 95.0}),
+    Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
+              "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
+              {"scic_fullres": 95.0}),
 )}
 
 
