@@ -198,10 +198,11 @@ class Compressor:
             y = torch.cat([self.signal(x[i : i + 1], y[i : i + 1], r) for i, r in enumerate(rates)])
         coded = self.codec.round_trip(y, rates)
         x_hat = self.idn(coded.decoded, self.rate_units(rates, x.device))
-        sizes = [len(pack(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
+        headers = [self.header(x.shape, r) for r in rates]
+        sizes = [len(pack(h, p)) for h, p in zip(headers, coded.payloads)]
         jpeg = None
         if jpeg_sizes and self.has_jpeg_form:
-            jpeg = [len(jpeg_file(self.header(x.shape, r), p)) for r, p in zip(rates, coded.payloads)]
+            jpeg = [len(jpeg_file(h, p)) for h, p in zip(headers, coded.payloads)]
         return RoundTrip(x_hat[..., :h, :w].clamp(0, 1), y, coded.decoded, sizes, jpeg)
 
     @torch.no_grad()

@@ -65,7 +65,8 @@ class RDCallback(pl.Callback):
         stage = pl_module.stage_name() if hasattr(pl_module, "stage_name") else type(pl_module).__name__
         was_training = system.training
         model = model_results(system, codec, images, rates, stage, {"split": split, "epoch": trainer.current_epoch,
-                                                                       "step": trainer.global_step}, progress=False)
+                                                                       "step": trainer.global_step}, progress=False,
+                              jpeg_sizes=False)
         system.train(was_training)
         curves = [model]
         if self.baseline_spec:

@@ -22,23 +22,31 @@ from vcnlit.nets import ResamplingSystem
 from vcnlit.refinement import Refinement
 
 
+def _coding_meta(coder: Compressor, jpeg_sizes: bool) -> dict[str, str]:
+    """What a model's bitrates count and the precision its networks ran in."""
+    jpeg = "; bpp-jpeg: of the standard JPEG file (vcnlit compress IN OUT.jpg)" if jpeg_sizes and coder.has_jpeg_form else ""
+    return {"bpp_counts": f"bytes of the complete .vcn file x 8 / pixels of the original image{jpeg}",
+            "inference": "bfloat16" if coder.bf16 else "float32"}
+
+
 def model_results(system: ResamplingSystem, codec: Codec, images: Sequence[tuple[str, Tensor]],
                   rate_points: Sequence[float], name: str, extra_meta: dict[str, Any] | None = None,
                   progress: bool = True, tile_size: int | None = DEFAULT_TILE_SIZE,
-                  refinement: Refinement | None = None, bf16: bool | None = None) -> dict[str, Any]:
+                  refinement: Refinement | None = None, bf16: bool | None = None,
+                  jpeg_sizes: bool = True) -> dict[str, Any]:
     """The model's RD curve on ``images`` (real bitstreams) as a CompressAI-format results dict; with
     ``refinement`` steps, every image's Y is refined at each rate before it is coded; ``bf16``: the
-    networks' inference precision (:class:`~vcnlit.compressor.Compressor`; None: the CPU's fastest)."""
+    networks' inference precision (:class:`~vcnlit.compressor.Compressor`; None: the CPU's fastest);
+    ``jpeg_sizes``: a SCIC/JPEG model's standard JPEG file sizes too (``bpp-jpeg``; training's RD
+    callback leaves them out)."""
     system.eval()
     rates = [float(r) for r in rate_points]
     coder = Compressor(system, codec, tile_size=tile_size, refinement=refinement, bf16=bf16)
-    results, by_image = rd_curve(model_code_fn(coder, jpeg_sizes=True), images, rates, codec.rate_key,
+    results, by_image = rd_curve(model_code_fn(coder, jpeg_sizes=jpeg_sizes), images, rates, codec.rate_key,
                                  label=name, progress=progress)
     meta = {"experiment": name, "channels": system.channels, "scale": system.scale, "rate_key": codec.rate_key,
             "rate_points": rates, "codec": codec_spec(codec), "images": [n for n, _ in images],
-            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image"
-                          + ("; bpp-jpeg: of the standard JPEG file (vcnlit compress IN OUT.jpg)" if coder.has_jpeg_form else ""),
-            "inference": "bfloat16" if coder.bf16 else "float32",
+            **_coding_meta(coder, jpeg_sizes),
             **({"refinement": asdict(refinement)} if refinement and refinement.steps else {}),
             **(extra_meta or {})}
     return results_json(name, f"vcnlit {name} on {len(images)} images", results, by_image, meta)
@@ -60,9 +68,7 @@ def multirate_results(group: MultiRate, images: Sequence[tuple[str, Tensor]], ta
                     "RGB PSNR wins; a target below every member's range: the first member's smallest file",
             "coded_by": {n: [{"member": m, "rate": r} for m, r in p] for (n, _), p in zip(images, picks)},
             "images": [n for n, _ in images],
-            "bpp_counts": "bytes of the complete .vcn file x 8 / pixels of the original image"
-                          + ("; bpp-jpeg: of the standard JPEG file (vcnlit compress IN OUT.jpg)" if first.has_jpeg_form else ""),
-            "inference": "bfloat16" if first.bf16 else "float32", **(extra_meta or {})}
+            **_coding_meta(first, jpeg_sizes=True), **(extra_meta or {})}
     return results_json(group.name, f"vcnlit {group.name} on {len(images)} images", results, by_image, meta)
 
 
