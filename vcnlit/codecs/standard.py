@@ -25,6 +25,17 @@ _FORMATS: dict[str, tuple[str, float, float]] = {
 }
 
 
+def _room_for(im: Image.Image) -> None:
+    """Let libjpeg hold a whole Huffman-optimised JPEG of ``im`` in one buffer: Pillow sizes it at one byte
+    per pixel (two at quality 95), which a noisy 4:4:4 image at high quality overflows ("Suspension not
+    allowed here", an OSError). Raising Pillow's floor only grows; the bytes written do not change."""
+    from PIL import ImageFile
+
+    need = 3 * im.size[0] * im.size[1] + 65536
+    if ImageFile.MAXBLOCK < need:
+        ImageFile.MAXBLOCK = need
+
+
 class StandardCodec(Codec):
     """A standard image codec whose bitstream any viewer can open.
 
@@ -131,7 +142,10 @@ class StandardCodec(Codec):
             kw = self._save_kwargs(self.rate if rate is None else rate)
             return encode_jpeg(y, kw["quality"], self._offsets, self.tables, self.subsampling)
         buf = io.BytesIO()
-        Image.fromarray(to_uint8(y)).save(buf, format=self.format, **self._save_kwargs(self.rate if rate is None else rate))
+        im = Image.fromarray(to_uint8(y))
+        if self.name == "jpeg" and self.optimize:
+            _room_for(im)
+        im.save(buf, format=self.format, **self._save_kwargs(self.rate if rate is None else rate))
         return buf.getvalue()
 
     def decode(self, payload: bytes, shape: tuple[int, int, int], rate: float | None = None) -> Tensor:
