@@ -61,3 +61,14 @@ def test_tile_size_rules():
     assert Compressor(system, StandardCodec("jpeg", 50), tile_size=101).tile == 102
     with pytest.raises(ValueError, match="tile_size"):
         Compressor(system, StandardCodec("jpeg", 50), tile_size=-1)
+
+
+def test_tiles_are_equal_and_within_the_size():
+    """A 3840-pixel side at tile 512 runs as 8 tiles of 480, not 7 of 512 and one of 256."""
+    from vcnlit.compressor import _even
+
+    assert _even(3840, 512, 2) == 480 and _even(2160, 512, 2) == 432 and _even(768, 512, 2) == 384
+    for n in range(2, 300, 2):
+        for tile in (32, 64, 96):
+            t = _even(n, tile, 2)
+            assert t <= tile and t % 2 == 0 and -(-n // t) == -(-n // tile)

@@ -147,10 +147,10 @@ def _mismatch(expected: dict[str, torch.Tensor], got: Any) -> str:
 
 
 def _tile_size(meta: dict[str, Any]) -> int | None:
-    """The run's ``eval.tile_size``; absent from older runs: the default."""
+    """None where the run turned tiling off (``eval.tile_size=0``), else :data:`DEFAULT_TILE_SIZE`: a tile's
+    size is a speed and memory setting of this machine, not of the model (the output is the same beyond
+    float rounding), so a run's own value, picked for the machine it ran on, is not carried over."""
     cfg = meta.get("config")
     ev = cfg.get("eval") if isinstance(cfg, dict) else None
-    if not isinstance(ev, dict) or "tile_size" not in ev:
-        return DEFAULT_TILE_SIZE
-    t = ev["tile_size"]
-    return int(t) if isinstance(t, (int, float)) and t > 0 else None
+    t = ev.get("tile_size", DEFAULT_TILE_SIZE) if isinstance(ev, dict) else DEFAULT_TILE_SIZE
+    return DEFAULT_TILE_SIZE if isinstance(t, (int, float)) and t > 0 else None

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vcnlit.errors import ConfigError, check_choice
+from vcnlit.nets import fused
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
@@ -33,7 +34,10 @@ class ResidualBlock(nn.Module):
         self.conv1, self.conv2 = _conv(width, width, kernel), _conv(width, width, kernel)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        h = self.conv2(F.relu(self.conv1(x), inplace=True))
+        if h.dtype != torch.result_type(h, x):  # e.g. a bfloat16 branch on a float32 input: promote as x + h does
+            return x + h
+        return h.add_(x)  # in place: the same sum, one large buffer fewer per block
 
 
 def _hidden(width: int, kernel: int, depth: int, block: str) -> list[nn.Module]:
@@ -99,7 +103,7 @@ class RSN(nn.Module):
         _init(self, self.out, 0.1 if residual else 1.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.body(x)
+        y = fused.sequential(self.body, x) if fused.usable(x) else self.body(x)
         if self.residual:
             y = y + resize(x, tuple(y.shape[-2:]))
         return y.clamp(0.0, 1.0)
@@ -155,7 +159,7 @@ class IDN(nn.Module):
                 raise ValueError("this network is rate-conditioned: pass rate (one value in [0, 1] per image)")
             plane = rate.to(z).reshape(-1, 1, 1, 1).expand(z.shape[0], 1, *z.shape[-2:])
             inp = torch.cat([z, plane], dim=1)
-        x = self.body(inp)
+        x = fused.sequential(self.body, inp) if fused.usable(inp) else self.body(inp)
         if self.residual:
             x = x + resize(z, tuple(x.shape[-2:]))
         return x
