@@ -46,10 +46,19 @@ PSNR_TABLE: tuple[tuple[int, ...], ...] = tuple(
     tuple(round(16 * (1 + 0.6 * (u + v) / 14)) for v in range(8)) for u in range(8)
 )
 
+#: ours, for PSNR on RGB: :data:`PSNR_TABLE` times 0.7 for chroma. An error in a 4:2:0 chroma sample
+#: spreads over four pixels and, through the YCbCr -> RGB matrix, weighs about as much on R, G and B as a
+#: luma error does, so squared error on RGB wants finer chroma steps than luma ones; 0.7 did best of
+#: 0.55-1 on the val photos (experiments/results/chroma_tables/). Since container version 5.
+PSNR_RGB_CHROMA_TABLE: tuple[tuple[int, ...], ...] = tuple(
+    tuple(round(0.7 * 16 * (1 + 0.6 * (u + v) / 14)) for v in range(8)) for u in range(8)
+)
+
 #: quantisation table sets of JPEG codecs (``codec.tables``): name -> (luma, chroma) base tables
 JPEG_TABLES: dict[str, tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]] = {
     "standard": (JPEG_LUMA_TABLE, JPEG_CHROMA_TABLE),
     "psnr": (PSNR_TABLE, PSNR_TABLE),
+    "psnr_rgb": (PSNR_TABLE, PSNR_RGB_CHROMA_TABLE),
 }
 
 
