@@ -37,7 +37,7 @@ def _raises(data: bytes, match: str | None = None) -> None:
 
 def _frame_v4(body: bytes, payload: bytes = b"") -> bytes:
     """A version 4 stream around a hand-made header body, with a valid CRC."""
-    out = bytearray(MAGIC + bytes([FORMAT_VERSION]))
+    out = bytearray(MAGIC + bytes([4]))
     put_varint(out, len(body))
     out += body
     put_varint(out, len(payload))

@@ -21,6 +21,7 @@ import torch
 from vcnlit.codecs import unpack
 from vcnlit.codecs.container import FORMAT_VERSION
 from vcnlit.codecs.formats import format_digest
+from vcnlit.codecs.rate_proxy import JPEG_TABLES
 from vcnlit.codecs.registry import build_codec
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -70,19 +71,43 @@ def test_every_format_has_golden_streams() -> None:
     jpeg = [e for e in entries if e["codec"]["format"] == "jpeg"]
     assert {(e.get("coding"), e["input"]) for e in jpeg if e["version"] == FORMAT_VERSION} >= {
         (2, "inputs/camera.png"), (2, "inputs/astronaut.png")}
-    assert {e["codec"].get("tables", "standard") for e in jpeg} == {"standard", "psnr"}
+    assert {e["codec"].get("tables", "standard") for e in jpeg} == set(JPEG_TABLES)
     dnnc = [e for e in entries if e["codec"]["format"] == "dct"]
     assert {(e["codec"].get("entropy", "band"), e["version"]) for e in dnnc} >= {
-        ("band", 1), ("band", 2), ("context", 3), ("context", FORMAT_VERSION)}
+        ("band", 1), ("band", 2), ("context", 3), ("context", 4)}  # DNNC streams stay version 4
     for name in MANIFEST["streams"]:
         assert (GOLDEN / name).is_file(), name
     assert sum(f.stat().st_size for f in GOLDEN.rglob("*") if f.is_file()) < 1 << 20
 
 
 def test_format_digest_pinned() -> None:
-    """A change to a format-defining value (vcnlit/codecs/formats.py) needs a new container version."""
-    pinned = MANIFEST.get("format_digests", {}).get(str(FORMAT_VERSION))
+    """A change to a format-defining value (vcnlit/codecs/formats.py) needs a new container version; the
+    values of every earlier version from 4 on (the same layout, fewer table sets) stay as they were."""
+    digests = MANIFEST.get("format_digests", {})
+    pinned = digests.get(str(FORMAT_VERSION))
     assert pinned is not None, f"no format digest pinned for container version {FORMAT_VERSION}: run with VCNLIT_REGEN_GOLDEN=1"
     assert format_digest() == pinned, (
         f"a format-defining value changed (vcnlit/codecs/formats.py) but FORMAT_VERSION is still {FORMAT_VERSION}: "
         "bump FORMAT_VERSION in vcnlit/codecs/container.py and add golden files (VCNLIT_REGEN_GOLDEN=1)")
+    assert set(digests) >= {str(v) for v in range(4, FORMAT_VERSION + 1)}
+    for version, digest in digests.items():
+        assert format_digest(int(version)) == digest, f"a format-defining value of container version {version} changed"
+
+
+def test_streams_are_written_as_the_oldest_version_that_holds_them() -> None:
+    """A stream of a table set version 5 added is a version 5 stream (a version 4 reader says it cannot read
+    it); every other stream is still version 4, byte for byte what the stored files hold."""
+    from vcnlit.codecs import Header, pack
+    from vcnlit.codecs.container import stream_version
+    from vcnlit.errors import BitstreamError
+
+    for name, want in MANIFEST["streams"].items():
+        if want["version"] >= 4:
+            hdr, _ = unpack((GOLDEN / name).read_bytes())
+            assert stream_version(hdr) == want["version"], name
+    hdr = Header("scic", "jpeg", 1, 8, 8, 50.0, {"tables": "psnr_rgb"}, b"\0" * 8)
+    data = (GOLDEN / "streams/v5/jpeg-psnr_rgb-gray.vcn").read_bytes()
+    assert data[4] == 5 and pack(*unpack(data)) == data
+    relabelled = pack(hdr, b"")[:4] + b"\x04" + pack(hdr, b"")[5:]
+    with pytest.raises(BitstreamError, match="corrupt"):  # the CRC, then the version check
+        unpack(relabelled)

@@ -49,6 +49,7 @@ _CONTEXT = {"format": "dct", "entropy": "context"}
 _COLOUR = {**_CONTEXT, "colour": "ycbcr420"}
 _JPEG = {"format": "jpeg"}
 _PSNR = {"format": "jpeg", "tables": "psnr"}
+_PSNR_RGB = {"format": "jpeg", "tables": "psnr_rgb"}
 
 #: the streams each format-defining commit made (short sha -> cases); "current": today's code
 CASES: dict[str, list[Case]] = {
@@ -100,6 +101,8 @@ CASES: dict[str, list[Case]] = {
         Case("jpeg-psnr-rgb", "astronaut", _PSNR, 50),
         Case("jpeg-deadzone-rgb", "astronaut", {**_PSNR, "deadzone": 0.4, "deadzone_hf": 0.2}, 50,
              "vcnlit's dead-zone JPEG encoder (an encoder choice: a plain baseline JPEG)"),
+        Case("jpeg-psnr_rgb-gray", "camera", _PSNR_RGB, 90, "container 5: the psnr_rgb table set"),
+        Case("jpeg-psnr_rgb-rgb", "astronaut", _PSNR_RGB, 50, "container 5: the psnr_rgb table set"),
     ],
 }
 
@@ -199,17 +202,16 @@ def entry(data: bytes, decoded: torch.Tensor, commit: str, case: Case) -> dict[s
     }
 
 
-def folder(label: str) -> str:
-    """Where a label's streams go: the short sha, or v<N> for today's code at container version N."""
-    if label != "current":
-        return label
-    from vcnlit.codecs.container import FORMAT_VERSION
-
-    return f"v{FORMAT_VERSION}"
+def folder(label: str, data: bytes) -> str:
+    """Where a stream goes: the short sha of the commit that made it, or v<N> for today's code (N: the
+    stream's container version)."""
+    return label if label != "current" else f"v{container_fields(data)[0]}"
 
 
-def generate(label: str) -> dict[str, dict[str, Any]]:
-    """Write the streams of ``label`` (a key of :data:`CASES`) and return their manifest entries."""
+def generate(label: str, pinned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Write the streams of ``label`` (a key of :data:`CASES`) and return their manifest entries. A stream
+    already pinned keeps its file and entry (the commit that made it); one that today's code makes
+    differently stops the script: a changed format needs a new container version, never a rewrite."""
     import vcnlit
 
     source = Path(vcnlit.__file__).resolve().parents[1]
@@ -220,7 +222,11 @@ def generate(label: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for case in CASES[label]:
         data, decoded = make(case)
-        rel = f"streams/{folder(label)}/{case.name}.vcn"
+        rel = f"streams/{folder(label, data)}/{case.name}.vcn"
+        if rel in pinned:
+            if pinned[rel]["sha256"] != sha256(data) or pinned[rel]["decoded_sha256"] != signal_digest(decoded):
+                raise SystemExit(f"{rel}: today's code makes another stream or signal than the pinned one")
+            continue
         (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
         (GOLDEN / rel).write_bytes(data)
         out[rel] = entry(data, decoded, commit, case)
@@ -237,7 +243,7 @@ def main(argv: list[str]) -> None:
 
         manifest["zoo"] = zoo_record()
     else:
-        manifest["streams"].update(generate(argv[0]))
+        manifest["streams"].update(generate(argv[0], manifest["streams"]))
     write_manifest(manifest)
 
 

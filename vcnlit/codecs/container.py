@@ -1,9 +1,9 @@
 """The one bitstream container of every vcnlit mode (SCIC and DNNC).
 
-Layout of version 4, the one written (varints are LEB128, other integers big-endian)::
+Layout of versions 4 and 5, the ones written (varints are LEB128, other integers big-endian)::
 
     magic      4   b"VCNL"
-    version    1   FORMAT_VERSION
+    version    1   4, or 5 for a JPEG stream whose table set version 5 added (:func:`stream_version`)
     hdr_len    varint, length of the header fields below
     header         mode u8 (0 scic, 1 dnnc), codec (u8 len + ascii), channels u8, height varint,
                    width varint, rate (u8 0 + varint for a whole number, u8 1 + f64 otherwise),
@@ -49,14 +49,16 @@ from vcnlit.codecs.jpeg_stream import compact as compact_jpeg
 from vcnlit.codecs.jpeg_stream import expand as expand_jpeg
 from vcnlit.codecs.jpeg_transcode import transcode as transcode_jpeg
 from vcnlit.codecs.jpeg_transcode import untranscode as untranscode_jpeg
-from vcnlit.codecs.rate_proxy import JPEG_TABLES
+from vcnlit.codecs.rate_proxy import JPEG_TABLES, TABLES_SINCE
 from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
-FORMAT_VERSION = 4
+#: the newest version written (a stream is written as the oldest version that holds it: :func:`stream_version`)
+FORMAT_VERSION = 5
 #: versions ``unpack`` reads (1: no payload CRC; 3: DNNC params may name the entropy model and colour coding;
-#: 4: compact header, compact JPEG payloads)
-READABLE_VERSIONS = (1, 2, 3, 4)
+#: 4: compact header, compact JPEG payloads; 5: version 4's layout, a JPEG table set of
+#: :data:`~vcnlit.codecs.rate_proxy.TABLES_SINCE` (psnr_rgb))
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 #: largest channels * height * width a stream (or an input image) may have: about 89 megapixels
 #: in RGB, Pillow's own decompression-bomb limit
 MAX_SAMPLES = 1 << 28
@@ -127,8 +129,16 @@ def jpeg_tables(header: Header) -> tuple[int, str] | None:
     return round(header.rate), tables
 
 
+def stream_version(header: Header) -> int:
+    """The version a stream of ``header`` is written as: 4, or the version that added its JPEG table set,
+    so that a vcnlit too old to rebuild those tables says "unsupported version" instead of misreading."""
+    tables = header.params.get("tables") if header.mode == "scic" and header.codec == "jpeg" else None
+    return max(4, TABLES_SINCE.get(tables, 4)) if isinstance(tables, str) else 4
+
+
 def pack(header: Header, payload: bytes) -> bytes:
-    """Serialise ``header`` and ``payload`` into one self-checking bitstream (version 4)."""
+    """Serialise ``header`` and ``payload`` into one self-checking bitstream (version 4 or 5:
+    :func:`stream_version`)."""
     _check_header(header, ValueError)
     pj = _params_json(header.params)
     payload = bytes(payload)
@@ -151,7 +161,7 @@ def pack(header: Header, payload: bytes) -> bytes:
         body += b"\1" + struct.pack(">d", rate)
     put_varint(body, len(pj))
     body += pj + bytes([coding]) + bytes(header.fingerprint)
-    out = bytearray(MAGIC) + bytes([FORMAT_VERSION])
+    out = bytearray(MAGIC) + bytes([stream_version(header)])
     put_varint(out, len(body))
     out += body
     put_varint(out, len(payload))
@@ -224,6 +234,8 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
         raise BitstreamError("header is corrupt (unexpected header length)")
     header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
     _check_header(header, BitstreamError)
+    if stream_version(header) != data[4]:
+        raise BitstreamError(f"header is corrupt (a version {data[4]} stream of version {stream_version(header)}'s settings)")
     if coding in (1, 2):
         jpeg = jpeg_tables(header)
         if jpeg is None:

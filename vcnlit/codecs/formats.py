@@ -58,11 +58,17 @@ def _contexts(revision: int) -> list[np.ndarray]:
     return out
 
 
-def format_values() -> dict[str, Any]:
-    """Every format-defining value, by the module that holds it."""
+def format_values(version: int | None = None) -> dict[str, Any]:
+    """Every format-defining value of container ``version`` (default: the newest), by the module that holds
+    it: a version's values leave out the JPEG table sets later versions added."""
+    from vcnlit.codecs.container import FORMAT_VERSION
+
+    version = FORMAT_VERSION if version is None else version
+    tables = {k: v for k, v in rate_proxy.JPEG_TABLES.items() if rate_proxy.TABLES_SINCE.get(k, 4) <= version}
+    since = {k: v for k, v in rate_proxy.TABLES_SINCE.items() if v <= version}
     c, m, s = context, model, shapes
     return {
-        "container": {"magic": container.MAGIC.hex(), "readable": container.READABLE_VERSIONS,
+        "container": {"magic": container.MAGIC.hex(), "readable": tuple(v for v in container.READABLE_VERSIONS if v <= version),
                       "modes": container.MODES, "max_samples": container.MAX_SAMPLES,
                       "v3_structs": (container._PRE.format, container._DIMS.format)},
         "dnnc": {"entropy_models": dnnc.ENTROPY_MODELS, "colours": dnnc.COLOURS, "centre": dnnc.CENTRE,
@@ -77,12 +83,12 @@ def format_values() -> dict[str, Any]:
                     "own": c._OWN, "gradient": c._GRADIENT, "default": c._DEFAULT, "cap": c._CAP,
                     "revisions": c.REVISIONS, "mu_class": c._mu_class(np.arange(1 << 12)),
                     "probe": {r: _contexts(r) for r in c.REVISIONS}},
-        "jpeg": {"tables": rate_proxy.JPEG_TABLES,
+        "jpeg": {"tables": tables, **({"tables_since": since} if since else {}),
                  "quant": {t: [rate_proxy.jpeg_quant_table(q, ch, t).numpy() for q in range(1, 101) for ch in (0, 1)]
-                           for t in rate_proxy.JPEG_TABLES},
+                           for t in tables},
                  "layouts": jpeg_stream.LAYOUTS, "zigzag": jpeg_stream.ZIGZAG,
                  "frames": {f"{layout}/{t}": jpeg_stream.frame_headers(layout, 17, 23, 50, t)
-                            for layout in jpeg_stream.LAYOUTS for t in rate_proxy.JPEG_TABLES},
+                            for layout in jpeg_stream.LAYOUTS for t in tables},
                  "max_coefficient": (jpeg_transcode.MAX_AC, jpeg_transcode.MAX_DC),
                  "planes": [jpeg_transcode.plane_shapes(layout, 17, 23) for layout in jpeg_stream.LAYOUTS]},
     }
@@ -103,7 +109,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def format_digest() -> str:
-    """sha256 of :func:`format_values` (canonical JSON)."""
-    text = json.dumps(_plain(format_values()), sort_keys=True, separators=(",", ":"))
+def format_digest(version: int | None = None) -> str:
+    """sha256 of :func:`format_values` of container ``version`` (canonical JSON)."""
+    text = json.dumps(_plain(format_values(version)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -60,6 +60,9 @@ JPEG_TABLES: dict[str, tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...],
     "psnr": (PSNR_TABLE, PSNR_TABLE),
     "psnr_rgb": (PSNR_TABLE, PSNR_RGB_CHROMA_TABLE),
 }
+#: the container version that added a table set (the others: every version that names tables); a stream
+#: naming one is written as that version (:func:`vcnlit.codecs.container.stream_version`)
+TABLES_SINCE: dict[str, int] = {"psnr_rgb": 5}
 
 
 def jpeg_quant_table(quality: float, chroma: bool = False, tables: str = "standard") -> Tensor:
