@@ -267,7 +267,7 @@ def _vs(label: str, run: tuple[str, str], against: tuple[str, str], max_bpp: flo
     return Pair(label, (run[0], f"{against[0]}/{name}.json"), (run[1], f"{against[1]}/{name}.json"), max_bpp)
 
 
-_BF, _FL, _RF = "bf16", "decoder_flips", "refinement"
+_BF, _FL, _RF, _SP = "bf16", "decoder_flips", "refinement", "inference_speed/scic_lowres_rgb_long"
 MAKE_RUN = f"{_BF}/scic_lowres_res_vcn25_bf16"  # make run's model, the zoo's scic_lowres
 ZOO_BEFORE = f"{_FL}/scic_lowres_flips4"  # make run's model before it (float32, plain nets)
 _GRAY, _RGB = (TEST_GRAY, VAL_GRAY), (TEST_RGB, VAL_RGB)
@@ -367,6 +367,13 @@ TABLES: dict[str, Table] = {
         pair("dnnc_lowres, 8 flips against 4", f"{_FL}/dnnc_lowres_flips8", f"{_FL}/dnnc_lowres_flips4", None),
         pair("scic_lowres_rgb, 8 flips against 4", f"{_FL}/scic_lowres_rgb_flips8", f"{_FL}/scic_lowres_rgb_flips4", None),
         pair("scic_fullres_rgb, 8 flips against 1", f"{_FL}/scic_fullres_rgb_flips8", f"{_FL}/scic_fullres_rgb_flips1", None),
+    )),
+    "speed": PairTable("decoding of scic_lowres_rgb_long (`experiments/results/inference_speed/`)", (
+        pair("fused kernels, tiles of at most 512 (4 flips), against the decoder before them", f"{_SP}_fused",
+             f"{_SP}_before", None),
+        pair("2 flips (the half turn), against the 4 flips before", f"{_SP}_flips2", f"{_SP}_before", None),
+        Pair("2 flips (a mirror image: the second flip before), against the 4 flips before", None,
+             (f"{RESULTS}/{_SP}_before_flips2_val.json", f"{RESULTS}/{_SP}_before_val.json"), None),
     )),
     "refine": PairTable("model, `--refine 10` (`eval.refine.steps=10`) against none", (
         pair("scic_lowres (the float32 zoo model)", f"{_RF}/scic_lowres_refine10", ZOO_BEFORE, None),
