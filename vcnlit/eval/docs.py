@@ -179,7 +179,8 @@ def render_pair(t: PairTable) -> tuple[str, list[str]]:
 def _codec(info: dict[str, Any]) -> str:
     c, size = info["codec"], "half size" if "lowres" in info["experiment"] else "full size"
     if c.get("format") == "jpeg":
-        return f"JPEG{', psnr tables' if c.get('tables') == 'psnr' else ''}, {size}"
+        tables = {"psnr": ", psnr tables", "psnr_rgb": ", psnr_rgb tables"}.get(c.get("tables"), "")
+        return f"JPEG{tables}, {size}"
     return f"DCT + torchac, {size}"
 
 
@@ -312,7 +313,10 @@ def _gray_default_rows() -> tuple[Pair, ...]:
 
 def _auto_rows() -> tuple[Pair, ...]:
     """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
-    rows = []
+    rows = [Pair(f"against the former default (`scic_lowres_rgb_long` + `scic_fullres_rgb`, 4 flips), {metric}",
+                 (f"{AUTO}_test.json{tag}", f"{AUTO}_psnr_tables_test.json{tag}"),
+                 (f"{AUTO}_val.json{tag}", f"{AUTO}_psnr_tables_val.json{tag}"), max_bpp)
+            for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for max_bpp in (0.5, 1.0)]
     for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
                         ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
         for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")):

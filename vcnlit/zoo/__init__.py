@@ -19,8 +19,8 @@ from vcnlit.errors import CheckpointError
 ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
 #: the model ``vcnlit compress`` uses for a colour photo when none is named: a composite (:data:`COMPOSITES`)
-#: of the half-size colour model trained twice as long and the full-size one, picked per image and target
-#: (results: experiments/results/auto_default/)
+#: of the half-size and the full-size colour models that code chroma with finer steps (the psnr_rgb tables),
+#: picked per image and target (results: experiments/results/auto_default/)
 DEFAULT_MODEL = "auto_rgb"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
 #: the grayscale composite, as the colour one (results: experiments/results/auto_default/)
@@ -51,9 +51,9 @@ class Composite:
 COMPOSITES = {c.name: c for c in (
     # the full-size model's PSNR keeps rising past its trained qualities (5-70) up to the codec's 95 on every
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
-    Composite("auto_rgb", ("scic_lowres_rgb_long", "scic_fullres_rgb"),
+    Composite("auto_rgb", ("scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres_rgb": 95.0}),
+              {"scic_fullres_rgb_chroma": 95.0}),
     Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres": 95.0}),
