@@ -287,8 +287,8 @@ def _force(p: argparse.ArgumentParser) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     _force(p)
     p.add_argument("--tile-size", type=_non_negative, default=None, metavar="N",
-                   help="run the networks on N x N tiles (bounded memory, seam-free); 0: whole image; "
-                        "default: the model's eval.tile_size")
+                   help="run the networks on equal tiles of at most N x N pixels (bounded memory, seam-free); "
+                        "0: whole image; default: 512 (0 for a model trained with eval.tile_size=0)")
 
 
 def parser() -> argparse.ArgumentParser:
