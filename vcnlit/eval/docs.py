@@ -495,6 +495,23 @@ def update(text: str, where: str) -> tuple[str, list[str]]:
     return BLOCK.sub(sub, text), changed
 
 
+#: the README's RD figure of the default: its whole range against the anchors, both image sets
+DEFAULT_FIGURE = "docs/default_rd.png"
+
+
+def default_figure() -> Path:
+    """Draw :data:`DEFAULT_FIGURE` from the results files (``auto_rgb`` and the anchors, RGB PSNR)."""
+    from vcnlit.eval.plots import plot_rd_panels
+
+    anchors = ("jpeg_optimized", "webp", "jpeg2000", "jpegxl", "avif")
+    panels = {}
+    for title, auto, folder in (("embedded test images (3)", f"{AUTO}_test.json", TEST_RGB),
+                                ("val photos (12)", f"{AUTO}_val.json", VAL12_RGB)):
+        panels[f"auto_rgb (the default), {title}, RGB PSNR"] = (
+            [_read(auto), *(_read(f"{folder}/{a}.json") for a in anchors)], 1.6)
+    return plot_rd_panels(panels, REPO / DEFAULT_FIGURE)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vcnlit.eval.docs", description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="rewrite nothing; exit 1 when a table differs")
@@ -513,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
               sys.stdout)
         return 1 if differ else 0
     print(f"make docs: {len(differ)} table(s) rewritten" if differ else "make docs: every table up to date")
+    print(f"make docs: drew {default_figure().relative_to(REPO)}")
     return 0
 
 
