@@ -17,7 +17,8 @@ PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 #: ... and each of them on colour photos
 #: ... and longer recipes
 LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
-EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER])
+CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # the colour default's members
+EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA])
 
 
 def _compose(overrides):

@@ -65,8 +65,6 @@ def conv_add_(conv: nn.Conv2d, x: Tensor, acc: Tensor) -> Tensor:
 def sequential(body: nn.Sequential, x: Tensor) -> Tensor:
     """``body(x)`` with each convolution fused with the ReLU after it and each residual block's sum fused
     with its second convolution (see the module doc; call only where :func:`usable`)."""
-    from vcnlit.nets.resampling import ResidualBlock
-
     layers, i, owned = list(body), 0, False  # owned: x is a buffer made here (a block may sum into it)
     while i < len(layers):
         m = layers[i]
@@ -75,7 +73,7 @@ def sequential(body: nn.Sequential, x: Tensor) -> Tensor:
             relu = isinstance(following, nn.ReLU)
             x, owned, i = conv(m, x, relu), True, i + 1 + int(relu)
             continue
-        if isinstance(m, ResidualBlock) and x.dtype == _dtype(x):
+        if getattr(m, "fuses_residual", False) and x.dtype == _dtype(x):  # a ResidualBlock
             acc = x if owned else x.clone()
             x, owned, i = conv_add_(m.conv2, conv(m.conv1, x, relu=True), acc), True, i + 1
             continue

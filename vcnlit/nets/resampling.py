@@ -29,6 +29,9 @@ UPSAMPLERS = ("transposed", "pixel_shuffle")
 class ResidualBlock(nn.Module):
     """``x + conv(relu(conv(x)))``: two hidden layers whose sum starts near the identity."""
 
+    #: :func:`vcnlit.nets.fused.sequential` runs it as two fused convolutions (``conv1``, ``conv2``)
+    fuses_residual = True
+
     def __init__(self, width: int, kernel: int) -> None:
         super().__init__()
         self.conv1, self.conv2 = _conv(width, width, kernel), _conv(width, width, kernel)
