@@ -21,7 +21,7 @@ from vcnlit.codecs import (
     unpack,
 )
 from vcnlit.codecs.byteio import put_varint
-from vcnlit.codecs.container import FORMAT_VERSION, MAGIC, MAX_SAMPLES
+from vcnlit.codecs.container import MAGIC, MAX_SAMPLES
 
 
 def _header(**kw) -> Header:
