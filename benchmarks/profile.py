@@ -1,9 +1,11 @@
-"""Where the time goes: ``python -m benchmarks.profile [--quick] [--steps N] [--only training|codec|layout]``.
+"""Where the time goes: ``python -m benchmarks.profile [--quick] [--steps N] [--only training|codec|layout|inference]``.
 
 Prints torch.profiler's op table for a few plain-loop training steps of each stage, and
 cProfile's top functions for compress / decompress of a 768x512 image (the codec work
 there is NumPy, Pillow and torchac, which torch.profiler does not see). ``--only layout``
-compares the CPU time of each stage's step in channels_last against the default layout.
+compares the CPU time of each stage's step in channels_last against the default layout;
+``--only inference`` times the default model's half-size networks on a 3840x2160 photo with
+1024- and 512-pixel tiles, plain modules and fused kernels (``vcnlit/nets/fused.py``), alternating.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import cProfile
 import pstats
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
@@ -89,14 +93,55 @@ def layout_ab(exp: str, name: str, quick: bool, steps: int, reps: int = 4) -> fl
     return ratio
 
 
+def inference_ab(quick: bool, reps: int = 3) -> dict[str, tuple[float, float]]:
+    """Best wall seconds of the RSN and of the decoder's networks (its flips included) of the default
+    model's first member on a 3840x2160 photo, for each (tile size, fused or plain), alternating."""
+    from unittest import mock
+
+    from benchmarks.bench_memory import make_image
+    from vcnlit.checkpoint import load_model
+    from vcnlit.compressor import Compressor
+    from vcnlit.data.images import load_image
+    from vcnlit.nets import fused
+    from vcnlit.zoo import DEFAULT_MODEL, composites, resolve
+
+    name = composites()[DEFAULT_MODEL].members[0]
+    model = load_model(resolve(name))
+    with tempfile.TemporaryDirectory() as tmp:
+        x = load_image(make_image(Path(tmp) / "photo.png", (480, 270) if quick else (3840, 2160)), 3)[None]
+    best: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for _ in range(reps):
+            for tile in (1024, 512):
+                for kind in ("plain", "fused"):
+                    comp = Compressor(model.system.eval(), model.codec, tile_size=tile)
+                    with mock.patch.object(fused, "_OPS", fused._OPS if kind == "fused" else None):
+                        t = time.perf_counter()
+                        y = comp.rsn(comp.pad(x))
+                        t_rsn = time.perf_counter() - t
+                        t = time.perf_counter()
+                        comp.idn(y, comp.rate_units([model.codec.rate]))
+                        t_idn = time.perf_counter() - t
+                    old = best.setdefault(f"tile {tile}, {kind}", [t_rsn, t_idn])
+                    best[f"tile {tile}, {kind}"] = [min(old[0], t_rsn), min(old[1], t_idn)]
+    base = best["tile 1024, plain"]
+    print(f"{name} ({model.system.self_ensemble} flips), {tuple(x.shape[-2:])}: best of {reps}, wall seconds")
+    for k, (r, i) in best.items():
+        print(f"  {k:>18}: RSN {r:.2f} s (x{r / base[0]:.2f}), decoder's networks {i:.2f} s (x{i / base[1]:.2f})")
+    return {k: (v[0], v[1]) for k, v in best.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--rows", type=int, default=12)
-    p.add_argument("--only", choices=["training", "codec", "layout"], default=None)
+    p.add_argument("--only", choices=["training", "codec", "layout", "inference"], default=None)
     a = p.parse_args(argv)
     torch.manual_seed(0)
+    if a.only == "inference":
+        inference_ab(a.quick)
+        return
     if a.only == "layout":
         for exp in TRAIN_EXPERIMENTS:
             for name in ("autoencoder", "imitation", "end_to_end"):

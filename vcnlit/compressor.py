@@ -21,8 +21,8 @@ from vcnlit.precision import fast_bf16
 from vcnlit.refinement import Refinement, objective, refine_signal
 
 #: side, in image pixels, of the largest tiles the networks run on (config ``eval.tile_size``; 0/None: whole
-#: image). Tiles this small keep a convolution's input and output near the CPU's caches: a 3840x2160 decode
-#: runs in two thirds of the time it takes with 1024 (``make bench``), a 768x512 one is a little faster too.
+#: image). Tiles this small keep a convolution's input and output near the CPU's caches, which is faster than
+#: larger ones on large and ordinary photos alike (docs/benchmarks.md).
 DEFAULT_TILE_SIZE = 512
 #: smaller tile sizes are raised to this (tiny tiles would spend all their time on halos)
 MIN_TILE_SIZE = 32

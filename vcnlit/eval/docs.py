@@ -66,10 +66,11 @@ class Pair:
     max_bpp: float | None = 0.5
 
 
-def pair(label: str, run: str, against: str, max_bpp: float | None = 0.5) -> Pair:
-    """A row whose files are ``experiments/results/<stem>_test.json`` and ``<stem>_val.json``."""
-    return Pair(label, *((f"{RESULTS}/{run}_{s}.json", f"{RESULTS}/{against}_{s}.json") for s in ("test", "val")),
-                max_bpp)
+def pair(label: str, run: str, against: str, max_bpp: float | None = 0.5, swap: str = "") -> Pair:
+    """A row whose files are ``experiments/results/<stem>_test.json`` and ``<stem>_val.json`` (``swap``: a
+    ``#KEY=SOURCE`` of :func:`_read`, for both)."""
+    return Pair(label, *((f"{RESULTS}/{run}_{s}.json{swap}", f"{RESULTS}/{against}_{s}.json{swap}")
+                         for s in ("test", "val")), max_bpp)
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,7 @@ def _vs(label: str, run: tuple[str, str], against: tuple[str, str], max_bpp: flo
 
 
 _BF, _FL, _RF, _SP = "bf16", "decoder_flips", "refinement", "inference_speed/scic_lowres_rgb_long"
+_CT = "chroma_tables"
 MAKE_RUN = f"{_BF}/scic_lowres_res_vcn25_bf16"  # make run's model, the zoo's scic_lowres
 ZOO_BEFORE = f"{_FL}/scic_lowres_flips4"  # make run's model before it (float32, plain nets)
 _GRAY, _RGB = (TEST_GRAY, VAL_GRAY), (TEST_RGB, VAL_RGB)
@@ -378,6 +380,23 @@ TABLES: dict[str, Table] = {
         pair("2 flips (the half turn), against the 4 flips before", f"{_SP}_flips2", f"{_SP}_before", None),
         Pair("2 flips (a mirror image: the second flip before), against the 4 flips before", None,
              (f"{RESULTS}/{_SP}_before_flips2_val.json", f"{RESULTS}/{_SP}_before_val.json"), None),
+    )),
+    "chroma": PairTable("chroma steps (`psnr_rgb` tables, `experiments/results/chroma_tables/`)", (
+        Pair("scic_lowres_rgb_long coding with them, not retrained, against its psnr tables", None,
+             (f"{RESULTS}/{_CT}/scic_lowres_rgb_long_psnr_rgb_val.json", f"{RESULTS}/{_CT}/scic_lowres_rgb_long_psnr_val.json"),
+             None),
+        Pair("scic_fullres_rgb coding with them, not retrained, against its psnr tables", None,
+             (f"{RESULTS}/{_CT}/scic_fullres_rgb_psnr_rgb_val.json", f"{RESULTS}/{_CT}/scic_fullres_rgb_psnr_val.json"),
+             None),
+        pair("scic_lowres_rgb_chroma (trained with them), 4 flips, against scic_lowres_rgb_long, 4 flips",
+             f"{_CT}/scic_lowres_rgb_chroma_flips4", f"{_SP}_fused", None),
+        pair("scic_lowres_rgb_chroma, 2 flips (as it decodes), against scic_lowres_rgb_long, 4 flips",
+             f"{_CT}/scic_lowres_rgb_chroma_flips2", f"{_SP}_fused", None),
+        pair("the same, Y PSNR", f"{_CT}/scic_lowres_rgb_chroma_flips2", f"{_SP}_fused", None, "#psnr=psnr-y"),
+        pair("scic_fullres_rgb_chroma against scic_fullres_rgb", f"{_CT}/scic_fullres_rgb_chroma_flips1",
+             f"{_CT}/scic_fullres_rgb_flips1", None),
+        pair("the same, Y PSNR", f"{_CT}/scic_fullres_rgb_chroma_flips1", f"{_CT}/scic_fullres_rgb_flips1", None,
+             "#psnr=psnr-y"),
     )),
     "refine": PairTable("model, `--refine 10` (`eval.refine.steps=10`) against none", (
         pair("scic_lowres (the float32 zoo model)", f"{_RF}/scic_lowres_refine10", ZOO_BEFORE, None),

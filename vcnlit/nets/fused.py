@@ -3,11 +3,11 @@ in one pass over memory.
 
 At the networks' widths a CPU convolution is bound by memory traffic, not arithmetic: a separate ReLU or
 residual sum reads and writes the whole activation once more, and each fresh output buffer costs page
-faults. Fused, the RSN and IDN run in about two thirds of the time (``make bench``). Only where no
+faults (what fusing saves: docs/benchmarks.md). Only where no
 gradient is needed, on CPU, in float32 or bfloat16 (under autocast the convolutions run in its dtype, as
 autocast runs them); training keeps the plain modules. In float32 the result is the modules' up to float
-rounding; in bfloat16 a residual sum is rounded once instead of twice (BD-rate -0.1 % on the val photos,
-experiments/results/inference_speed/).
+rounding; in bfloat16 a residual sum is rounded once instead of twice (its cost in bits: docs/benchmarks.md's
+table ``speed``).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from vcnlit.nets.resampling import IDN, RSN, VCN
 
 #: how many flips of the decoded signal the decoder may average over (see :func:`flip_ensemble`)
 ENSEMBLE_SIZES = (1, 2, 4, 8)
-#: (transpose, flip dims) of each member, in the order they join the ensemble: the half turn second (two
-#: members that differ most: on the val photos 2 flips cost +0.7 % BD-rate against 4 with it, +1.5 % with a
-#: mirror image; experiments/results/decoder_flips/), the same 4 and 8 as ever
+#: (transpose, flip dims) of each member, in the order they join the ensemble: the half turn second (of two
+#: members, the pair that differ most: what 2 flips cost against 4 with it and with a mirror image, docs/
+#: benchmarks.md's table ``speed``), the same 4 and 8 as ever
 _FLIPS: tuple[tuple[bool, tuple[int, ...]], ...] = (
     (False, ()), (False, (-2, -1)), (False, (-1,)), (False, (-2,)),
     (True, ()), (True, (-1,)), (True, (-2,)), (True, (-2, -1)),
