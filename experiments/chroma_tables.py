@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vcnlit.checkpoint import load_model  # noqa: E402
-from vcnlit.codecs import StandardCodec, pack  # noqa: E402
+from vcnlit.codecs import StandardCodec  # noqa: E402
 from vcnlit.codecs.rate_proxy import JPEG_TABLES, PSNR_TABLE  # noqa: E402
 from vcnlit.compressor import Compressor  # noqa: E402
 from vcnlit.data import load_folder  # noqa: E402
@@ -47,11 +47,10 @@ def curve(comp: Compressor, images: list[tuple[str, torch.Tensor]], qualities: l
         y = comp.rsn(comp.pad(x))
         r: dict[str, list[float]] = {"bpp": [], "psnr": [], "psnr-y": []}
         for q in qualities:
-            coded = comp.codec.round_trip(y, [q])
-            x_hat = comp.idn(coded.decoded, comp.rate_units([q]))[..., :h, :w].clamp(0, 1)
-            r["bpp"].append(bpp(len(pack(comp.header(x.shape, q), coded.payloads[0])), h, w))
-            r["psnr"].append(float(psnr(x_hat, x)[0]))
-            r["psnr-y"].append(float(psnr_y(x_hat, x)[0]))
+            rt = comp.round_trip(x, q, y=y)  # the real .vcn file and its decode
+            r["bpp"].append(bpp(rt.nbytes[0], h, w))
+            r["psnr"].append(float(psnr(rt.x_hat, x)[0]))
+            r["psnr-y"].append(float(psnr_y(rt.x_hat, x)[0]))
         by[name] = r
     avg = {k: [sum(by[n][k][i] for n in by) / len(by) for i in range(len(qualities))] for k in ("bpp", "psnr", "psnr-y")}
     return {"results": {**avg, "quality": list(qualities)}, "results_by_image": by}

@@ -43,23 +43,23 @@ def usable(x: Tensor) -> bool:
             and _dtype(x) in _DTYPES)
 
 
-def _args(conv: nn.Conv2d, dtype: torch.dtype) -> list[object]:
-    bias = conv.bias.to(dtype) if conv.bias is not None else None
-    return [conv.weight.to(dtype), bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups]
+def _args(layer: nn.Conv2d, dtype: torch.dtype) -> list[object]:
+    bias = layer.bias.to(dtype) if layer.bias is not None else None
+    return [layer.weight.to(dtype), bias, list(layer.padding), list(layer.stride), list(layer.dilation), layer.groups]
 
 
-def conv(conv: nn.Conv2d, x: Tensor, relu: bool = False) -> Tensor:
-    """``conv(x)``, followed by a ReLU where ``relu``, in one kernel."""
-    assert _OPS is not None and isinstance(conv.padding, tuple)
+def conv(layer: nn.Conv2d, x: Tensor, relu: bool = False) -> Tensor:
+    """``layer(x)``, followed by a ReLU where ``relu``, in one kernel."""
+    assert _OPS is not None and isinstance(layer.padding, tuple)
     dtype = _dtype(x)
-    return _OPS[0](x.to(dtype), *_args(conv, dtype), "relu" if relu else "none", [], "")
+    return _OPS[0](x.to(dtype), *_args(layer, dtype), "relu" if relu else "none", [], "")
 
 
-def conv_add_(conv: nn.Conv2d, x: Tensor, acc: Tensor) -> Tensor:
-    """``acc += conv(x)`` in one kernel (``acc`` is overwritten and returned)."""
+def conv_add_(layer: nn.Conv2d, x: Tensor, acc: Tensor) -> Tensor:
+    """``acc += layer(x)`` in one kernel (``acc`` is overwritten and returned)."""
     assert _OPS is not None
     dtype = _dtype(x)
-    return _OPS[1](acc, x.to(dtype), *_args(conv, dtype), "add", 1.0, None, [], None)
+    return _OPS[1](acc, x.to(dtype), *_args(layer, dtype), "add", 1.0, None, [], None)
 
 
 def sequential(body: nn.Sequential, x: Tensor) -> Tensor:
