@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 import subprocess
 import sys
@@ -36,17 +37,19 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import ROOT
-from vcnlit.eval.results import read_json, write_results
+from vcnlit.eval.results import write_results
 
 SIZES, QUICK_SIZES = ((768, 512), (3840, 2160)), ((96, 64), (480, 270))  # (width, height)
 #: what the issue asks of a 3840x2160 photo: peak memory, and compress + decompress against AVIF's encode + decode
 LIMIT_MB = 1000
 MAX_RATIO_VS_AVIF = 5.0
-#: a child process: run the CLI, then print its own peak RSS in KiB (Linux's ru_maxrss keeps the peak of
-#: the process it was forked from, so VmHWM, the peak of its own address space, where there is one)
-_CHILD = ("import re, resource, sys\nfrom pathlib import Path\nfrom vcnlit.cli import main\nrc = main(sys.argv[1:])\n"
+#: a child process: run the CLI, print its own peak RSS in KiB (Linux's ru_maxrss keeps the peak of the
+#: process it was forked from, so VmHWM, the peak of its own address space, where there is one), then exit
+#: as the ``vcnlit`` command does
+_CHILD = ("import re, resource, sys\nfrom pathlib import Path\nfrom vcnlit.cli import exit_now, main\n"
+          "rc = main(sys.argv[1:])\n"
           "st = Path('/proc/self/status')\nm = re.search(r'VmHWM:\\s*(\\d+)', st.read_text()) if st.exists() else None\n"
-          "print('MAXRSS', m.group(1) if m else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+          "print('MAXRSS', m.group(1) if m else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nexit_now(rc)")
 
 
 def make_image(path: Path, size: tuple[int, int]) -> Path:
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.json")
     a = p.parse_args(argv)
     res = run(a.quick)
-    results = read_json(a.out) if a.out.exists() else {}
+    results = json.loads(a.out.read_text()) if a.out.exists() else {}  # every benchmark's figures
     results["memory"] = res
     write_results(a.out, results)
     print(f"wrote memory figures to {a.out}")

@@ -10,8 +10,8 @@ from torch import Tensor
 
 def to_uint8(y: Tensor) -> np.ndarray:
     """(C, H, W) float in [0, 1] -> (H, W) or (H, W, C) uint8, rounding to nearest."""
-    a = (y.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
-    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+    a = y.detach().float().clamp(0, 1).mul_(255.0).round_().to(torch.uint8).cpu()
+    return a[0].numpy() if a.shape[0] == 1 else a.permute(1, 2, 0).contiguous().numpy()
 
 
 def from_uint8(a: np.ndarray) -> Tensor:

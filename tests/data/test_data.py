@@ -190,3 +190,22 @@ def test_training_subsets_are_nested_and_dead_leaves_are_deterministic(tmp_path)
         ImageDataModule(train_count=0)
     with pytest.raises(ConfigError, match=r"data\.dead_leaves"):
         ImageDataModule(dead_leaves=-1)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (1, 1, 1), (3, 1, 7), (3, 5, 1), (1, 9, 4), (3, 37, 53)])
+def test_decoded_images_are_written_losslessly(shape):
+    """Every lossless output format holds the 8-bit image exactly, at any size (PNG through libpng, the
+    others through Pillow)."""
+    import io
+
+    import numpy as np
+
+    from vcnlit.data.images import LOSSLESS_FORMATS, encode_image
+    from vcnlit.pixels import to_uint8
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    for suffix in LOSSLESS_FORMATS:
+        if suffix == ".pgm" and shape[0] == 3:
+            continue
+        with Image.open(io.BytesIO(encode_image(x, suffix))) as im:  # WebP holds gray as RGB
+            assert np.array_equal(np.asarray(im.convert("L") if shape[0] == 1 else im), to_uint8(x)), suffix

@@ -54,7 +54,7 @@ def _contexts(revision: int) -> list[np.ndarray]:
     states = [context._Plane(p.shape[0], p.shape[1], 8, k, revision) for k, p in enumerate(planes)]
     out = []
     for ps, x in context._coded_passes(planes, states):
-        out += [ps.ctx, ps.pred, x]
+        out += [a.astype(np.int64) for a in (ps.ctx, ps.pred, x)]  # values, whatever dtype they are held in
     return out
 
 

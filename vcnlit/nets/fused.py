@@ -44,8 +44,17 @@ def usable(x: Tensor) -> bool:
 
 
 def _args(layer: nn.Conv2d, dtype: torch.dtype) -> list[object]:
-    bias = layer.bias.to(dtype) if layer.bias is not None else None
-    return [layer.weight.to(dtype), bias, list(layer.padding), list(layer.stride), list(layer.dilation), layer.groups]
+    """The kernel's arguments for ``layer`` in ``dtype``: the weights' copy in that dtype is kept on the layer
+    until the weights change (an image's tiles and flips reuse it)."""
+    w = layer.weight
+    key = (dtype, w.data_ptr(), w._version, None if layer.bias is None else layer.bias._version)
+    cached = getattr(layer, "_fused_args", None)
+    if cached is None or cached[0] != key:
+        bias = layer.bias.to(dtype) if layer.bias is not None else None
+        args = [w.to(dtype), bias, list(layer.padding), list(layer.stride), list(layer.dilation), layer.groups]
+        cached = (key, args)
+        object.__setattr__(layer, "_fused_args", cached)  # a plain attribute: not a parameter or buffer
+    return cached[1]
 
 
 def conv(layer: nn.Conv2d, x: Tensor, relu: bool = False) -> Tensor:

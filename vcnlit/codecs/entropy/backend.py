@@ -110,15 +110,21 @@ def load_torchac() -> ModuleType:
         BackendMissingError: the library is not built for this environment (one line: how to build it).
     """
     if "torchac.torchac" not in sys.modules:
-        import torch.utils.cpp_extension as cpp
-
         backend = _load_library()
-        compile_at_import = cpp.load
-        cpp.load = lambda *args, **kwargs: backend  # torchac.torchac's import-time build
+        # torchac.torchac builds its backend at import through cpp_extension.load: it gets the built library
+        # from a stand-in instead (importing the real cpp_extension, and setuptools with it, takes 0.1 s)
+        name = "torch.utils.cpp_extension"
+        real = sys.modules.get(name)
+        stand_in = ModuleType(name)
+        stand_in.load = lambda *args, **kwargs: backend  # type: ignore[attr-defined]
+        sys.modules[name] = stand_in
         try:
             import torchac.torchac
         finally:
-            cpp.load = compile_at_import
+            if real is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = real
     import torchac
 
     return torchac

@@ -103,6 +103,10 @@ def _mu_class(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, np.minimum(1 + 2 * b + half, NMU - 1), 0)
 
 
+#: :func:`_mu_class` of the activities of diagonals 2 and beyond (all below ``_OWN * 80 + 4 * 80``)
+_MU_SMALL = _mu_class(np.arange(1024)).astype(np.int16)
+
+
 def _diagonal(b: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     u = np.arange(max(0, d - b + 1), min(d, b - 1) + 1)
     return u, d - u
@@ -131,46 +135,68 @@ def _dc_rebuild(res: np.ndarray) -> np.ndarray:
     return dc
 
 
+def _neighbours(a: np.ndarray) -> np.ndarray:
+    """Sum of the four neighbours of every entry over the last two axes, the edges repeated outwards."""
+    n = np.empty_like(a)
+    n[..., 1:, :] = a[..., :-1, :]
+    n[..., :1, :] = a[..., :1, :]
+    n[..., :-1, :] += a[..., 1:, :]
+    n[..., -1:, :] += a[..., -1:, :]
+    n[..., :, 1:] += a[..., :, :-1]
+    n[..., :, :1] += a[..., :, :1]
+    n[..., :, :-1] += a[..., :, 1:]
+    n[..., :, -1:] += a[..., :, -1:]
+    return n
+
+
 class _Plane:
-    """What both sides know of one plane while the passes go: token magnitudes, DC, non-zero counts."""
+    """What both sides know of one plane while the passes go: token magnitudes, DC, non-zero counts.
+
+    Magnitudes are kept band by band (``mag[u, v]`` a (rows, cols) plane) in small integers; a pass's
+    contexts come out block by block (rows, cols, n), the coding order.
+    """
 
     def __init__(self, rows: int, cols: int, b: int, kind: int, revision: int = REVISION) -> None:
         self.b, self.kind, self.revision = b, kind, revision
-        self.mag = np.zeros((rows, cols, b, b), dtype=np.int64)
+        self.mag = np.zeros((b, b, rows, cols), dtype=np.int16)
         self.dc = np.zeros((rows, cols), dtype=np.int64)
-        self.nnz = np.zeros((rows, cols), dtype=np.int64)
+        self.f2 = np.zeros((rows, cols), dtype=np.int16)  # min(non-zero AC count so far, NF2 - 1)
 
     def contexts(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         """Context id and sign prediction (-1, 0, 1) of each coefficient of diagonal ``d``, (rows, cols, n)."""
         u, v = _diagonal(self.b, d)
         rows, cols = self.dc.shape
         if d == 0:
-            zero = np.zeros((rows, cols, 1), dtype=np.int64)
+            zero = np.zeros((rows, cols, 1), dtype=np.int16)
             return _ctx_id(self.kind, 0, zero, zero), zero
         if d == 1:
             p = np.pad(np.clip(self.dc, -_CAP, _CAP), 1, mode="edge")
             gx = p[1:-1, 2:] - p[1:-1, :-2]  # grows with the column: the (0, 1) band's direction
             gy = p[2:, 1:-1] - p[:-2, 1:-1]
             g = np.stack([gy if ui else gx for ui in u], -1)
-            f2 = np.zeros_like(g)
-            return _ctx_id(self.kind, 1, f2, _mu_class(_GRADIENT * np.abs(g))), -np.sign(g)
+            mu = _mu_class(_GRADIENT * np.abs(g)).astype(np.int16)
+            return _ctx_id(self.kind, 1, np.int16(0), mu), (-np.sign(g)).astype(np.int16)
         m = self.mag
-        left = np.where(v > 0, m[:, :, u, np.maximum(v - 1, 0)], 0)
-        up = np.where(u > 0, m[:, :, np.maximum(u - 1, 0), v], 0)
-        a = np.where(u == 0, 2 * left, np.where(v == 0, 2 * up, left + up))
+        # a = wl m(u, v-1) + wu m(u-1, v) (+ the diagonal parent): 2x the one lower neighbour on the edges
+        wl = np.where(u == 0, 2, (v > 0).astype(np.int64)).astype(np.int16)[:, None, None]
+        wu = np.where(v == 0, 2, (u > 0).astype(np.int64)).astype(np.int16)[:, None, None]
+        a = m[u, np.maximum(v - 1, 0)] * wl
+        a += m[np.maximum(u - 1, 0), v] * wu
         if self.revision >= 2:
-            a = 2 * a + np.where((u > 0) & (v > 0), m[:, :, np.maximum(u - 1, 0), np.maximum(v - 1, 0)], 0)
-        ap = np.pad(a, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        n = ap[:-2, 1:-1] + ap[2:, 1:-1] + ap[1:-1, :-2] + ap[1:-1, 2:]
-        f2 = np.broadcast_to(np.minimum(self.nnz, NF2 - 1)[:, :, None], a.shape)
-        return _ctx_id(self.kind, min(d, FC_MAX), f2, _mu_class(_OWN * a + n)), np.zeros_like(a)
+            a *= 2
+            a += m[np.maximum(u - 1, 0), np.maximum(v - 1, 0)] * ((u > 0) & (v > 0)).astype(np.int16)[:, None, None]
+        act = _neighbours(a)
+        act += _OWN * a
+        ctx = _MU_SMALL[act]
+        ctx += _ctx_id(self.kind, min(d, FC_MAX), self.f2, np.int16(0))
+        return ctx.transpose(1, 2, 0), np.zeros((rows, cols, len(u)), dtype=np.int16)
 
     def record(self, d: int, values: np.ndarray, dc: np.ndarray | None = None) -> None:
         """Record the coded values of diagonal ``d`` (rows, cols, n), and the DC itself after pass 0."""
         u, v = _diagonal(self.b, d)
-        self.mag[:, :, u, v] = np.minimum(np.abs(values), ESC)
+        self.mag[u, v] = np.minimum(np.abs(values), ESC).transpose(2, 0, 1)
         if d > 0:
-            self.nnz += (values != 0).sum(-1)
+            self.f2 = np.minimum(self.f2 + (values != 0).sum(-1), NF2 - 1).astype(np.int16)
         if dc is not None:
             self.dc = dc
 
@@ -189,24 +215,26 @@ def _gather(states: list[_Plane], d: int) -> tuple[_Pass, list[tuple[int, int]]]
             spans.append((pos, pos))
             continue
         c, p = st.contexts(d)
-        parts.append((c.reshape(-1), p.reshape(-1), np.full(c.size, st.kind)))
+        parts.append((c.reshape(-1), p.reshape(-1), np.full(c.size, st.kind, dtype=np.int16)))
         spans.append((pos, pos + c.size))
         pos += c.size
     if not parts:
-        e = np.zeros(0, dtype=np.int64)
+        e = np.zeros(0, dtype=np.int16)
         return _Pass(e, e, e), spans
     return _Pass(*(np.concatenate(x) for x in zip(*parts))), spans
 
 
 def _rows(shape_of: np.ndarray, bias_of: np.ndarray, ps: _Pass) -> np.ndarray:
     """Index of every symbol's CDF row in the flattened :func:`cdf_table`."""
-    bias = np.where(ps.pred != 0, bias_of[ps.kinds], 0)
-    return bias * (N_P0 * N_TH) + shape_of[ps.ctx]
+    rows = shape_of[ps.ctx]
+    if ps.pred.any():  # pass 1 only
+        rows += np.where(ps.pred != 0, bias_of[ps.kinds], 0) * (N_P0 * N_TH)
+    return rows
 
 
 def _cdf(rows: np.ndarray) -> torch.Tensor:
     """(n, LP) int16 CDF rows (one torchac call's worth)."""
-    return torch.from_numpy(cdf_table().reshape(-1, LP)[rows])
+    return torch.from_numpy(np.take(cdf_table().reshape(-1, LP), rows, axis=0))
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
@@ -304,7 +332,7 @@ def _check_revision(revision: int) -> None:
 
 def _new(ps: _Pass, sent: set[int]) -> list[int]:
     """Contexts of a pass not sent before, in sending order."""
-    return sorted(set(np.unique(ps.ctx).tolist()) - sent)
+    return [c for c in np.flatnonzero(np.bincount(ps.ctx, minlength=N_CONTEXTS)).tolist() if c not in sent]
 
 
 def _coded_passes(arrays: list[np.ndarray], states: list[_Plane]) -> list[tuple[_Pass, np.ndarray]]:
@@ -325,7 +353,7 @@ def _coded_passes(arrays: list[np.ndarray], states: list[_Plane]) -> list[tuple[
             st.record(d, part, dc if d == 0 else None)
             vals.append(part.reshape(-1))
         x = np.concatenate(vals)
-        out.append((ps, np.where(ps.pred < 0, -x, x)))
+        out.append((ps, np.where(ps.pred < 0, -x, x) if d == 1 else x))
     return out
 
 
@@ -346,12 +374,13 @@ def _sign_bias(passes: list[tuple[_Pass, np.ndarray]]) -> np.ndarray:
 
 def _histograms(passes: list[tuple[_Pass, np.ndarray]]) -> tuple[list[int], np.ndarray]:
     """Contexts in sending order and their token histograms, (N_CONTEXTS, 2, K): plain and sign-predicted."""
-    hist = np.zeros((N_CONTEXTS, 2, K))
+    counts = np.zeros(N_CONTEXTS * 2 * K, dtype=np.int64)
     order: list[int] = []
     for ps, x in passes:
         order += _new(ps, set(order))
-        np.add.at(hist, (ps.ctx, (ps.pred != 0).astype(np.int64), np.clip(x, -ESC, ESC) + ESC), 1)
-    return order, hist
+        idx = (ps.ctx.astype(np.int32) * 2 + (ps.pred != 0)) * K + (np.clip(x, -ESC, ESC) + ESC)
+        counts += np.bincount(idx, minlength=counts.size)
+    return order, counts.reshape(N_CONTEXTS, 2, K).astype(np.float64)
 
 
 def encode_planes(planes: Sequence[np.ndarray], kinds: Sequence[int], revision: int = REVISION) -> bytes:
@@ -449,7 +478,8 @@ def decode_planes(data: bytes, shapes: Sequence[tuple[int, int, int]], kinds: Se
             if hit.any():
                 k = bits.get(4)
                 x[hit] += np.sign(x[hit]) * bits.get_eg(int(hit.sum()), k)
-            x = np.where(ps.pred < 0, -x, x)
+            if d == 1:
+                x = np.where(ps.pred < 0, -x, x)
         for val, st, (lo, hi) in zip(values, states, spans):
             if hi == lo:
                 continue
