@@ -16,9 +16,10 @@ def to_uint8(y: Tensor) -> np.ndarray:
 
 def from_uint8(a: np.ndarray) -> Tensor:
     """(H, W) or (H, W, C) uint8 -> (C, H, W) float in [0, 1]."""
-    t = torch.from_numpy(np.asarray(a, dtype=np.uint8).copy())
+    a = np.asarray(a, dtype=np.uint8)
+    t = torch.from_numpy(a if a.flags.writeable else a.copy())  # .float() below makes the tensor's own copy
     t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
-    return t.float() / 255.0
+    return t.float().div_(255.0)
 
 
 def pad_bottom_right(x: Tensor, height: int, width: int) -> Tensor:

@@ -209,3 +209,32 @@ def test_decoded_images_are_written_losslessly(shape):
             continue
         with Image.open(io.BytesIO(encode_image(x, suffix))) as im:  # WebP holds gray as RGB
             assert np.array_equal(np.asarray(im.convert("L") if shape[0] == 1 else im), to_uint8(x)), suffix
+
+
+def test_plain_pngs_read_by_libpng_give_pillows_pixels(tmp_path, monkeypatch):
+    """8-bit RGB and gray PNGs are decoded by libpng (imagecodecs) to exactly what Pillow's path gives;
+    16-bit ones and those that need a conversion go through Pillow."""
+    import imagecodecs
+    import numpy as np
+
+    from vcnlit.data import images
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (21, 34, 3), dtype=np.uint8)
+    files = {"rgb.png": (rgb, 3, True), "gray.png": (rgb[..., 0], 1, True), "rgb16.png": (rgb.astype(np.uint16) * 257, 3, False),
+             "rgb_as_gray.png": (rgb, 1, False)}
+    for name, (a, channels, plain) in files.items():
+        path = tmp_path / name
+        path.write_bytes(imagecodecs.png_encode(np.ascontiguousarray(a)))
+        with Image.open(path) as im:
+            assert (images._plain_png(path, im, channels) is not None) == plain, name
+        got = load_image(path, channels)
+        with monkeypatch.context() as m:
+            m.setattr(images, "_plain_png", lambda *args: None)
+            assert torch.equal(got, load_image(path, channels)), name
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: Pillow's path turns it upright
+    Image.fromarray(rgb).save(tmp_path / "rotated.png", exif=exif)
+    with Image.open(tmp_path / "rotated.png") as im:
+        assert images._plain_png(tmp_path / "rotated.png", im, 3) is None
+    assert load_image(tmp_path / "rotated.png").shape == (3, 34, 21)

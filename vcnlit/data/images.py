@@ -78,6 +78,21 @@ def _to_mode(im: Image.Image, channels: int, path: Path, warn_gray: bool = True)
     return im.convert("RGB")
 
 
+def _plain_png(path: Path, im: Image.Image, channels: int) -> np.ndarray | None:
+    """The pixels of an 8-bit PNG that needs no conversion (RGB for 3 channels, gray for 1; no transparency,
+    no EXIF), decoded by libpng through imagecodecs: the same pixels as Pillow's, in half its time for a
+    large photo. None for any other image (Pillow reads and converts it)."""
+    if im.format != "PNG" or im.mode != ("RGB" if channels == 3 else "L") or "transparency" in im.info:
+        return None
+    data = path.read_bytes()
+    if b"eXIf" in data:  # a rotation may be stored, before or after the pixels: Pillow applies it
+        return None
+    import imagecodecs
+
+    a = imagecodecs.png_decode(data)
+    return a if a.dtype == np.uint8 and a.shape == (im.height, im.width, channels)[: 2 if channels == 1 else 3] else None
+
+
 def load_image(path: str | Path, channels: int = 3, warn_gray: bool = True) -> Tensor:
     """Read one image as a (C, H, W) float tensor in [0, 1]; RGB images become luma for ``channels=1``.
 
@@ -93,6 +108,9 @@ def load_image(path: str | Path, channels: int = 3, warn_gray: bool = True) -> T
         with Image.open(path) as im:
             w, h = im.size
             check_size((channels, h, w), ImageError)
+            plain = _plain_png(path, im, channels)
+            if plain is not None:
+                return from_uint8(plain)
             im.load()
             im = _to_mode(im, channels, path, warn_gray)
     except FileNotFoundError:
