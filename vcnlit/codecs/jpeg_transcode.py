@@ -85,12 +85,12 @@ def _scan_order(planes: list[np.ndarray], layout: int) -> tuple[np.ndarray, np.n
     and one Cr, over whole MCUs; blocks past the image edge repeat the DC of their row's last block."""
     nf, luma = LAYOUTS[layout]
     if nf == 1:
-        return planes[0].reshape(-1, 64), np.zeros(planes[0].shape[0] * planes[0].shape[1], np.int64)
+        return planes[0].reshape(-1, 64).astype(np.int32, copy=False), np.zeros(planes[0].shape[0] * planes[0].shape[1], np.int64)
     h, v = luma >> 4, luma & 15
     my, mx = _ceil(planes[0].shape[0], v), _ceil(planes[0].shape[1], h)
 
     def pad(p: np.ndarray, rows: int, cols: int) -> np.ndarray:
-        out = np.zeros((rows, cols, 64), p.dtype)
+        out = np.zeros((rows, cols, 64), np.int32)  # baseline values fit
         out[: p.shape[0], : p.shape[1]] = p
         out[: p.shape[0], p.shape[1] :, 0] = p[:, -1:, 0]
         out[p.shape[0] :, :, 0] = out[p.shape[0] - 1 : p.shape[0], :, 0]
@@ -116,7 +116,7 @@ def scan_symbols(blocks: np.ndarray, components: np.ndarray) -> ScanSymbols:
     """The symbols of a baseline scan of ``blocks`` (N, 64, natural order), each of a component (0 luma,
     coded with tables DC0/AC0; 1 and 2 chroma, DC1/AC1)."""
     chroma = (components > 0).astype(np.int64) * 2
-    zz = blocks[:, list(ZIGZAG)].astype(np.int64)
+    zz = blocks[:, list(ZIGZAG)]
     n = len(zz)
     dc = zz[:, 0].copy()
     diff = dc.copy()
