@@ -5,7 +5,11 @@ cProfile's top functions for compress / decompress of a 768x512 image (the codec
 there is NumPy, Pillow and torchac, which torch.profiler does not see). ``--only layout``
 compares the CPU time of each stage's step in channels_last against the default layout;
 ``--only inference`` times the default model's half-size networks on a 3840x2160 photo with
-1024- and 512-pixel tiles, plain modules and fused kernels (``vcnlit/nets/fused.py``), alternating.
+1024- and 512-pixel tiles, plain modules and fused kernels (``vcnlit/nets/fused.py``), alternating;
+``--only files`` times the rest of what that photo's ``vcnlit compress`` and ``decompress`` do besides
+the networks: the ``.vcn`` payload's context coder each way, the JPEG rebuilt from its coefficients,
+the PNG read and written (libpng and, for comparison, Pillow), and the interpreter's teardown after
+``import vcnlit.cli`` (what the ``vcnlit`` command skips).
 """
 
 from __future__ import annotations
@@ -131,16 +135,78 @@ def inference_ab(quick: bool, reps: int = 3) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in best.items()}
 
 
+def _best(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def files_ab(quick: bool, reps: int = 3) -> dict[str, float]:
+    """Best wall seconds of the non-network steps of the default model's coding of a 3840x2160 photo."""
+    import io
+    import subprocess
+    import sys
+    from unittest import mock
+
+    from PIL import Image
+
+    from benchmarks.bench_memory import make_image
+    from vcnlit.checkpoint import load_model
+    from vcnlit.codecs.entropy import decode_planes, encode_planes
+    from vcnlit.codecs.jpeg_transcode import coefficients, rebuild
+    from vcnlit.compressor import Compressor
+    from vcnlit.data import images
+    from vcnlit.zoo import DEFAULT_MODEL, composites, resolve
+
+    model = load_model(resolve(composites()[DEFAULT_MODEL].members[0]))
+    comp = Compressor(model.system.eval(), model.codec)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_image(Path(tmp) / "photo.png", (480, 270) if quick else (3840, 2160))
+        x = images.load_image(path, 3)
+        with torch.no_grad():
+            jpeg = model.codec.encode(comp.rsn(comp.pad(x[None]))[0], model.codec.rate)
+        found = coefficients(jpeg)
+        assert found is not None
+        layout, height, width, planes = found
+        kinds = [0] + [1] * (len(planes) - 1)
+        data = encode_planes(planes, kinds)
+        tables = model.codec.tables
+        out["payload encode"] = _best(lambda: encode_planes(planes, kinds), reps)
+        out["payload decode"] = _best(lambda: decode_planes(data, [p.shape for p in planes], kinds), reps)
+        out["JPEG rebuilt"] = _best(lambda: rebuild(layout, height, width, int(model.codec.rate), planes, tables), reps)
+        out["PNG read, libpng"] = _best(lambda: images.load_image(path, 3), reps)
+        with mock.patch.object(images, "_plain_png", lambda *args: None):
+            out["PNG read, Pillow"] = _best(lambda: images.load_image(path, 3), reps)
+        out["PNG written, libpng"] = _best(lambda: images.encode_image(x), reps)
+        a = images.to_uint8(x)
+        out["PNG written, Pillow level 1"] = _best(
+            lambda: Image.fromarray(a).save(io.BytesIO(), "PNG", compress_level=1), reps)
+    for what, code in (("interpreter start + import", "import vcnlit.cli"),
+                       ("the same, exit without teardown", "import vcnlit.cli; vcnlit.cli.exit_now(0)")):
+        out[what] = _best(lambda: subprocess.run([sys.executable, "-c", code], check=True), reps)
+    print(f"{tuple(x.shape[-2:])}, payload {len(data)} bytes: best of {reps}, wall seconds")
+    for k, v in out.items():
+        print(f"  {k:>32}: {v:.3f} s")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--rows", type=int, default=12)
-    p.add_argument("--only", choices=["training", "codec", "layout", "inference"], default=None)
+    p.add_argument("--only", choices=["training", "codec", "layout", "inference", "files"], default=None)
     a = p.parse_args(argv)
     torch.manual_seed(0)
     if a.only == "inference":
         inference_ab(a.quick)
+        return
+    if a.only == "files":
+        files_ab(a.quick)
         return
     if a.only == "layout":
         for exp in TRAIN_EXPERIMENTS:

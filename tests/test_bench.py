@@ -43,3 +43,12 @@ def test_bench_quick_writes_every_figure(tmp_path):
                     "## What a user waits for"):
         assert heading in md
     assert res["machine"]["cpu"] in md and res["command"] in md
+
+
+@pytest.mark.slow
+def test_profile_of_the_non_network_steps_runs():
+    """``python -m benchmarks.profile --only files`` (the figures docs/benchmarks.md quotes) in its tiny mode."""
+    from benchmarks.profile import files_ab
+
+    out = files_ab(quick=True, reps=1)
+    assert all(v > 0 for v in out.values()) and "payload decode" in out and "PNG written, libpng" in out
