@@ -187,7 +187,7 @@ def files_ab(quick: bool, reps: int = 3) -> dict[str, float]:
             lambda: Image.fromarray(a).save(io.BytesIO(), "PNG", compress_level=1), reps)
     for what, code in (("interpreter start + import", "import vcnlit.cli"),
                        ("the same, exit without teardown", "import vcnlit.cli; vcnlit.cli.exit_now(0)")):
-        out[what] = _best(lambda: subprocess.run([sys.executable, "-c", code], check=True), reps)
+        out[what] = _best(lambda c=code: subprocess.run([sys.executable, "-c", c], check=True), reps)
     print(f"{tuple(x.shape[-2:])}, payload {len(data)} bytes: best of {reps}, wall seconds")
     for k, v in out.items():
         print(f"  {k:>32}: {v:.3f} s")
