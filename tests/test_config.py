@@ -17,8 +17,9 @@ PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 #: ... and each of them on colour photos
 #: ... and longer recipes
 LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
-CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # the colour default's members
-EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA])
+CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # chroma steps for RGB PSNR
+PHOTOS = ["scic_lowres_rgb_photos", "scic_fullres_rgb_photos"]  # ... and more colour photos: the colour default
+EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS])
 
 
 def _compose(overrides):
@@ -156,3 +157,15 @@ def test_long_recipe_is_its_base_with_twice_the_steps(base):
         cfg.pop("hydra")
     assert long.pop("experiment_name") == f"{base}_long" and same.pop("experiment_name") == base
     assert long == same and long["model"]["block"] == "residual"
+
+
+def test_photo_experiments_differ_from_theirs_only_in_the_training_photos():
+    """``*_photos`` = the chroma experiment it names + the extra natural colour photos (data.more_photos)."""
+    for exp, base in zip(PHOTOS, CHROMA):
+        new = OmegaConf.to_container(_compose([f"+experiment={exp}"]), resolve=False)
+        old = OmegaConf.to_container(_compose([f"+experiment={base}"]), resolve=False)
+        for cfg in (new, old):
+            cfg.pop("hydra")
+            cfg.pop("experiment_name")
+        assert new["data"].pop("more_photos") is True and old["data"].pop("more_photos") is False
+        assert new == old, exp

@@ -271,6 +271,7 @@ def _vs(label: str, run: tuple[str, str], against: tuple[str, str], max_bpp: flo
 
 _BF, _FL, _RF, _SP = "bf16", "decoder_flips", "refinement", "inference_speed/scic_lowres_rgb_long"
 _CT = "chroma_tables"
+_MP = "more_photos"
 MAKE_RUN = f"{_BF}/scic_lowres_res_vcn25_bf16"  # make run's model, the zoo's scic_lowres
 ZOO_BEFORE = f"{_FL}/scic_lowres_flips4"  # make run's model before it (float32, plain nets)
 _GRAY, _RGB = (TEST_GRAY, VAL_GRAY), (TEST_RGB, VAL_RGB)
@@ -315,9 +316,9 @@ def _gray_default_rows() -> tuple[Pair, ...]:
 
 def _auto_rows() -> tuple[Pair, ...]:
     """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
-    rows = [Pair(f"against the former default (`scic_lowres_rgb_long` + `scic_fullres_rgb`, 4 flips), {metric}",
-                 (f"{AUTO}_test.json{tag}", f"{AUTO}_psnr_tables_test.json{tag}"),
-                 (f"{AUTO}_val.json{tag}", f"{AUTO}_psnr_tables_val.json{tag}"), max_bpp)
+    rows = [Pair(f"against the former default (`scic_lowres_rgb_chroma` + `scic_fullres_rgb_chroma`), {metric}",
+                 (f"{AUTO}_test.json{tag}", f"{AUTO}_chroma_test.json{tag}"),
+                 (f"{AUTO}_val.json{tag}", f"{AUTO}_chroma_val.json{tag}"), max_bpp)
             for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for max_bpp in (0.5, 1.0)]
     for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
                         ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
@@ -396,6 +397,16 @@ TABLES: dict[str, Table] = {
         pair("scic_fullres_rgb_chroma against scic_fullres_rgb", f"{_CT}/scic_fullres_rgb_chroma_flips1",
              f"{_CT}/scic_fullres_rgb_flips1", None),
         pair("the same, Y PSNR", f"{_CT}/scic_fullres_rgb_chroma_flips1", f"{_CT}/scic_fullres_rgb_flips1", None,
+             "#psnr=psnr-y"),
+    )),
+    "photos": PairTable("trained with the extra colour photos (`experiments/results/more_photos/`)", (
+        pair("scic_lowres_rgb_photos against scic_lowres_rgb_chroma (2 flips each)",
+             f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2", None),
+        pair("the same, Y PSNR", f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2", None,
+             "#psnr=psnr-y"),
+        pair("scic_fullres_rgb_photos against scic_fullres_rgb_chroma", f"{_MP}/scic_fullres_rgb_photos",
+             f"{_CT}/scic_fullres_rgb_chroma_flips1", None),
+        pair("the same, Y PSNR", f"{_MP}/scic_fullres_rgb_photos", f"{_CT}/scic_fullres_rgb_chroma_flips1", None,
              "#psnr=psnr-y"),
     )),
     "refine": PairTable("model, `--refine 10` (`eval.refine.steps=10`) against none", (

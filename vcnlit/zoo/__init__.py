@@ -51,9 +51,9 @@ class Composite:
 COMPOSITES = {c.name: c for c in (
     # the full-size model's PSNR keeps rising past its trained qualities (5-70) up to the codec's 95 on every
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
-    Composite("auto_rgb", ("scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"),
+    Composite("auto_rgb", ("scic_lowres_rgb_photos", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres_rgb_chroma": 95.0}),
+              {"scic_fullres_rgb_photos": 95.0}),
     Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres": 95.0}),
