@@ -382,7 +382,7 @@ def run() -> NoReturn:
 def exit_now(code: int) -> NoReturn:
     """End the process with ``code`` once the logs and standard streams are flushed, without the interpreter's
     teardown: every file the command wrote is closed by then, and what is skipped (freeing every module,
-    torch's shutdown) takes about 0.3 s of each command (benchmarks/RESULTS.md)."""
+    torch's shutdown) is a fixed cost of every command (docs/benchmarks.md)."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

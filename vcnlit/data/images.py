@@ -80,8 +80,8 @@ def _to_mode(im: Image.Image, channels: int, path: Path, warn_gray: bool = True)
 
 def _plain_png(path: Path, im: Image.Image, channels: int) -> np.ndarray | None:
     """The pixels of an 8-bit PNG that needs no conversion (RGB for 3 channels, gray for 1; no transparency,
-    no EXIF), decoded by libpng through imagecodecs: the same pixels as Pillow's, in half its time for a
-    large photo. None for any other image (Pillow reads and converts it)."""
+    no EXIF), decoded by libpng through imagecodecs: the same pixels as Pillow's, faster
+    (docs/benchmarks.md). None for any other image (Pillow reads and converts it)."""
     if im.format != "PNG" or im.mode != ("RGB" if channels == 3 else "L") or "transparency" in im.info:
         return None
     data = path.read_bytes()
@@ -161,8 +161,8 @@ def encode_image(x: Tensor, suffix: str = ".png") -> bytes:
 
 def _png(a: np.ndarray) -> bytes:
     """8-bit PNG bytes of an (H, W) or (H, W, C) array, through libpng (imagecodecs): zlib level 1 with
-    run-length matching, every row filtered "up". A 3840x2160 photo takes half the time of Pillow's writer at
-    level 1 (which tries every filter on every row) and comes out no larger (benchmarks/RESULTS.md)."""
+    run-length matching, every row filtered "up": faster than Pillow's writer at level 1, which tries every
+    filter on every row, for a file no larger on photos (docs/benchmarks.md)."""
     import imagecodecs
 
     png = imagecodecs.PNG

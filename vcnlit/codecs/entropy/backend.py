@@ -112,7 +112,7 @@ def load_torchac() -> ModuleType:
     if "torchac.torchac" not in sys.modules:
         backend = _load_library()
         # torchac.torchac builds its backend at import through cpp_extension.load: it gets the built library
-        # from a stand-in instead (importing the real cpp_extension, and setuptools with it, takes 0.1 s)
+        # from a stand-in instead (the real cpp_extension imports setuptools: time at every start-up)
         name = "torch.utils.cpp_extension"
         real = sys.modules.get(name)
         stand_in = ModuleType(name)
