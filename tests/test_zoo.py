@@ -195,3 +195,14 @@ def test_bpp_codes_the_highest_rate_whose_file_fits(photo, tmp_path):
     for bad, msg in ((["--bpp", "0"], "positive"), (["--bpp", "0.5", "--rate", "40"], "not both")):
         p = vcnlit("compress", str(photo), str(tmp_path / "b.vcn"), "--model", str(tmp_path / "m.ckpt"), *bad)
         assert p.returncode == 2 and msg in p.stderr and not (tmp_path / "b.vcn").exists()
+
+
+def test_index_names_the_photos_each_model_was_trained_on():
+    """``training_data`` follows the run's data config (the extra colour photos of ``data.more_photos``)."""
+    from vcnlit.zoo.build import _embedded_training_data
+
+    assert "train_more" not in _embedded_training_data({}) and "train_more" in _embedded_training_data(
+        {"more_photos": True})
+    for name, model in entries().items():
+        data = model.info["config"]["data"]
+        assert model.info["training_data"] == (data.get("train_dir") or _embedded_training_data(data)), name

@@ -40,6 +40,12 @@ def _machine() -> str:
     return f"CPU: {os.cpu_count()} cores ({platform.processor() or platform.machine()})"
 
 
+def _embedded_training_data(data: dict[str, Any]) -> str:
+    """What a run on the embedded set trained on, from its ``data`` config."""
+    splits = "SPLITS['train']" + (" + SPLITS['train_more']" if data.get("more_photos") else "")
+    return f"embedded training split (vcnlit/data/embedded.py {splits})"
+
+
 def train(name: str, run_dir: Path, overrides: Sequence[str]) -> float | None:
     """Train (or resume) the run; returns its wall time in seconds, or None when it was already finished.
 
@@ -99,7 +105,7 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "test_images": rd["meta"].get("images"),
         "command": " ".join(["python -m vcnlit.run", f"+experiment={name}", *overrides]),
         "seed": model.meta.get("seed"),
-        "training_data": data.get("train_dir") or "embedded training split (vcnlit/data/embedded.py SPLITS['train'])",
+        "training_data": data.get("train_dir") or _embedded_training_data(data),
         "train_seconds": round(seconds, 1) if seconds is not None else previous.get("train_seconds"),
         "machine": previous.get("machine") or _machine(),
         "trained_at_commit": (read_marker(run_dir) or {}).get("started_at_commit")
