@@ -36,7 +36,7 @@ from PIL import Image
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT
+from benchmarks.common import ROOT, wall_times
 from vcnlit.eval.results import write_results
 
 SIZES, QUICK_SIZES = ((768, 512), (3840, 2160)), ((96, 64), (480, 270))  # (width, height)
@@ -78,16 +78,15 @@ def avif_seconds(image: Path, quality: int = 50) -> float:
     """Wall seconds of Pillow's AVIF encode + decode of ``image`` (the best of two)."""
     with Image.open(image) as im:
         rgb = im.convert("RGB")
-    times = []
-    for _ in range(2):
-        t = time.perf_counter()
+
+    def encode_decode() -> None:
         buf = io.BytesIO()
         rgb.save(buf, "AVIF", quality=quality)
         buf.seek(0)
         with Image.open(buf) as back:
             back.load()
-        times.append(time.perf_counter() - t)
-    return min(times)
+
+    return min(wall_times(encode_decode, 2, warmup=0))
 
 
 def measure(image: Path, work: Path) -> dict[str, Any]:

@@ -23,8 +23,8 @@ EXPERIMENTS = ("scic_lowres", "scic_fullres", "dnnc_lowres", "dnnc_fullres")
 QUICK_OVERRIDES = ["debug=smoke"]
 
 
-def median_time(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
-    """Median wall time (s) of ``runs`` calls of ``fn`` after ``warmup`` untimed calls."""
+def wall_times(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
+    """Wall times (s) of ``runs`` calls of ``fn`` after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -32,7 +32,12 @@ def median_time(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
+    """Median wall time (s) of ``runs`` calls of ``fn`` after ``warmup`` untimed calls."""
+    return statistics.median(wall_times(fn, runs, warmup))
 
 
 def experiment_config(name: str, quick: bool, overrides: list[str] | None = None) -> DictConfig:

@@ -28,7 +28,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.bench_codec import SIZE, photo
 from benchmarks.bench_training import EXPERIMENTS as TRAIN_EXPERIMENTS
-from benchmarks.common import EXPERIMENTS, build, experiment_config
+from benchmarks.common import EXPERIMENTS, build, experiment_config, wall_times
 
 
 def profile_stage(exp: str, name: str, steps: int, quick: bool, rows: int) -> None:
@@ -97,20 +97,26 @@ def layout_ab(exp: str, name: str, quick: bool, steps: int, reps: int = 4) -> fl
     return ratio
 
 
+def _default_member():
+    """The default composite's first member: its name and loaded model."""
+    from vcnlit.checkpoint import load_model
+    from vcnlit.zoo import DEFAULT_MODEL, composites, resolve
+
+    name = composites()[DEFAULT_MODEL].members[0]
+    return name, load_model(resolve(name))
+
+
 def inference_ab(quick: bool, reps: int = 3) -> dict[str, tuple[float, float]]:
     """Best wall seconds of the RSN and of the decoder's networks (its flips included) of the default
     model's first member on a 3840x2160 photo, for each (tile size, fused or plain), alternating."""
     from unittest import mock
 
     from benchmarks.bench_memory import make_image
-    from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
     from vcnlit.data.images import load_image
     from vcnlit.nets import fused
-    from vcnlit.zoo import DEFAULT_MODEL, composites, resolve
 
-    name = composites()[DEFAULT_MODEL].members[0]
-    model = load_model(resolve(name))
+    name, model = _default_member()
     with tempfile.TemporaryDirectory() as tmp:
         x = load_image(make_image(Path(tmp) / "photo.png", (480, 270) if quick else (3840, 2160)), 3)[None]
     best: dict[str, list[float]] = {}
@@ -136,12 +142,8 @@ def inference_ab(quick: bool, reps: int = 3) -> dict[str, tuple[float, float]]:
 
 
 def _best(fn, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    """The best of ``reps`` timed calls (no untimed first call)."""
+    return min(wall_times(fn, reps, warmup=0))
 
 
 def files_ab(quick: bool, reps: int = 3) -> dict[str, float]:
@@ -154,14 +156,12 @@ def files_ab(quick: bool, reps: int = 3) -> dict[str, float]:
     from PIL import Image
 
     from benchmarks.bench_memory import make_image
-    from vcnlit.checkpoint import load_model
     from vcnlit.codecs.entropy import decode_planes, encode_planes
     from vcnlit.codecs.jpeg_transcode import coefficients, rebuild
     from vcnlit.compressor import Compressor
     from vcnlit.data import images
-    from vcnlit.zoo import DEFAULT_MODEL, composites, resolve
 
-    model = load_model(resolve(composites()[DEFAULT_MODEL].members[0]))
+    _, model = _default_member()
     comp = Compressor(model.system.eval(), model.codec)
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

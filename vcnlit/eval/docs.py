@@ -73,6 +73,11 @@ def pair(label: str, run: str, against: str, max_bpp: float | None = 0.5, swap: 
                          for s in ("test", "val")), max_bpp)
 
 
+def rgb_and_y(label: str, run: str, against: str, max_bpp: float | None = None) -> tuple[Pair, Pair]:
+    """:func:`pair`'s row on the files' PSNR, then the same on luma PSNR."""
+    return pair(label, run, against, max_bpp), pair("the same, Y PSNR", run, against, max_bpp, "#psnr=psnr-y")
+
+
 @dataclass(frozen=True)
 class PairTable:
     """Head to head: BD-rate of a run against another, on the test images and the val photos."""
@@ -391,23 +396,16 @@ TABLES: dict[str, Table] = {
              None),
         pair("scic_lowres_rgb_chroma (trained with them), 4 flips, against scic_lowres_rgb_long, 4 flips",
              f"{_CT}/scic_lowres_rgb_chroma_flips4", f"{_SP}_fused", None),
-        pair("scic_lowres_rgb_chroma, 2 flips (as it decodes), against scic_lowres_rgb_long, 4 flips",
-             f"{_CT}/scic_lowres_rgb_chroma_flips2", f"{_SP}_fused", None),
-        pair("the same, Y PSNR", f"{_CT}/scic_lowres_rgb_chroma_flips2", f"{_SP}_fused", None, "#psnr=psnr-y"),
-        pair("scic_fullres_rgb_chroma against scic_fullres_rgb", f"{_CT}/scic_fullres_rgb_chroma_flips1",
-             f"{_CT}/scic_fullres_rgb_flips1", None),
-        pair("the same, Y PSNR", f"{_CT}/scic_fullres_rgb_chroma_flips1", f"{_CT}/scic_fullres_rgb_flips1", None,
-             "#psnr=psnr-y"),
+        *rgb_and_y("scic_lowres_rgb_chroma, 2 flips (as it decodes), against scic_lowres_rgb_long, 4 flips",
+                   f"{_CT}/scic_lowres_rgb_chroma_flips2", f"{_SP}_fused"),
+        *rgb_and_y("scic_fullres_rgb_chroma against scic_fullres_rgb", f"{_CT}/scic_fullres_rgb_chroma_flips1",
+                   f"{_CT}/scic_fullres_rgb_flips1"),
     )),
     "photos": PairTable("trained with the extra colour photos (`experiments/results/more_photos/`)", (
-        pair("scic_lowres_rgb_photos against scic_lowres_rgb_chroma (2 flips each)",
-             f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2", None),
-        pair("the same, Y PSNR", f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2", None,
-             "#psnr=psnr-y"),
-        pair("scic_fullres_rgb_photos against scic_fullres_rgb_chroma", f"{_MP}/scic_fullres_rgb_photos",
-             f"{_CT}/scic_fullres_rgb_chroma_flips1", None),
-        pair("the same, Y PSNR", f"{_MP}/scic_fullres_rgb_photos", f"{_CT}/scic_fullres_rgb_chroma_flips1", None,
-             "#psnr=psnr-y"),
+        *rgb_and_y("scic_lowres_rgb_photos against scic_lowres_rgb_chroma (2 flips each)",
+                   f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2"),
+        *rgb_and_y("scic_fullres_rgb_photos against scic_fullres_rgb_chroma", f"{_MP}/scic_fullres_rgb_photos",
+                   f"{_CT}/scic_fullres_rgb_chroma_flips1"),
     )),
     "refine": PairTable("model, `--refine 10` (`eval.refine.steps=10`) against none", (
         pair("scic_lowres (the float32 zoo model)", f"{_RF}/scic_lowres_refine10", ZOO_BEFORE, None),
