@@ -72,6 +72,33 @@ def test_the_member_with_the_better_real_psnr_within_the_budget_wins(group, x):
         group.compress_to_size(x, 10)
 
 
+def test_an_enlarged_image_is_one_more_candidate_and_decodes_at_the_original_size(group, x):
+    """A member that also codes the image enlarged: its files of the enlarged image compete with the rest, and
+    every file decodes (header: the enlarged size and the original one) to the original size."""
+    from vcnlit.codecs import unpack
+    from vcnlit.multirate import enlarged
+
+    low, full = group.members
+    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, enlarge=(1.5,)), full])
+    assert enlarged(x, 1.5).shape[-2:] == (round(H * 1.5), round(W * 1.5)) and enlarged(x, 1) is x
+    kinds = set()
+    smallest = len(low.comp.compress(x, low.bottom))  # only the unenlarged image fits
+    for budget in (smallest, 1600, 10**6):
+        choice = wide.compress_to_size(x, budget, decode=True)
+        plain = group.compress_to_size(x, budget, decode=True)
+        assert len(choice.data) <= budget and psnr8(choice.x_hat, x) >= psnr8(plain.x_hat, x)
+        hdr, _ = unpack(choice.data)
+        assert hdr.image_size == (H, W) and choice.member.comp.decompress(choice.data).shape == x.shape
+        if choice.enlarge != 1:
+            assert (hdr.height, hdr.width) == (round(H * 1.5), round(W * 1.5)) and hdr.out_size == (H, W)
+            data, _ = low.comp.compress_to_size(enlarged(x, 1.5), budget, low.grid, out_size=(H, W))
+            assert data == choice.data
+        kinds.add(choice.enlarge)
+    assert kinds == {1.0, 1.5}
+    with pytest.raises(ConfigError, match="above 1"):
+        member(low.name, low.model, low.comp, enlarge=(0.5,))
+
+
 def test_a_member_may_search_past_its_trained_range(group):
     m = group.members[1].model
     assert rate_grid(m) == [float(q) for q in range(10, 71)]
@@ -121,7 +148,7 @@ def test_compress_bpp_is_honoured_across_both_members_and_decodes_without_model(
         stdout, err = capsys.readouterr()
         assert out.stat().st_size <= math.floor(target * 96 * 128 / 8) and not err, err
         assert f"{DEFAULT_MODEL}: " in stdout
-        used |= {n for n in (low, full) if f": {n}," in stdout}
+        used |= {n for n in (low, full) if f": {n}," in stdout or f": {n} on the image enlarged" in stdout}
         assert main(["decompress", str(out), str(tmp_path / f"{target}.png")]) == 0
         assert Image.open(tmp_path / f"{target}.png").size == (128, 96)
     assert used == {low, full}

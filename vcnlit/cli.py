@@ -158,7 +158,7 @@ def compress(args: argparse.Namespace) -> None:
     else:
         h, w = x.shape[-2:]
         name = group.name if group else model.experiment
-        group_members = [member(*m, group.best.get(m[0]) if group else None) for m in members]
+        group_members = [member(*m, **(group.options(m[0]) if group else {})) for m in members]
         choice = MultiRate(name, group_members).compress_to_size(
             x, math.floor(args.bpp * h * w / 8), form)
         data, rate, model = choice.data, choice.rate, choice.member.model
@@ -173,6 +173,8 @@ def compress(args: argparse.Namespace) -> None:
         _, jh, jw = layout_of(data)
         what = f"; a standard JPEG of the {jw}x{jh} re-sampled image"
     by = f"{group.name}: {model.experiment}" if group else model.experiment
+    if args.bpp is not None and choice.enlarge != 1:
+        by += f" on the image enlarged {choice.enlarge:.3g}x"
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp ({w}x{h}, {x.shape[0]} channel(s), "
           f"{by}, {model.codec.name} {model.codec.rate_key}={rate:g}{what})")
 

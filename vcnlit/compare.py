@@ -161,7 +161,7 @@ def load_group(model_name: str | None, colour: bool):
     for n in names:
         m = load_model(resolve(n, colour))
         members.append(member(m.experiment if Path(n).is_file() else n, m,
-                              Compressor(m.system, m.codec, tile_size=m.tile_size), group.best.get(n) if group else None))
+                              Compressor(m.system, m.codec, tile_size=m.tile_size), **(group.options(n) if group else {})))
     return MultiRate(group.name if group else members[0].name, members)
 
 
@@ -174,6 +174,7 @@ def code_model(x: Tensor, group, max_bytes: int, stem: str) -> tuple[Coded, list
     choice = group.compress_to_size(x, max_bytes, memo=memo, decode=True)
     m = choice.member
     who = f"{m.name}, " if len(group.members) > 1 else ""
+    who += f"enlarged {choice.enlarge:.3g}x, " if choice.enlarge != 1 else ""
     coded = Coded("vcnlit", f"{who}{m.model.codec.rate_key} {choice.rate:g}", choice.data, f"{stem}.vcn",
                   choice.x_hat, *_measure(x, choice.x_hat))
     if choice.top and len(choice.data) < 0.95 * max_bytes:

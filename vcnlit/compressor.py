@@ -16,6 +16,7 @@ from vcnlit.codecs.registry import build_codec
 from vcnlit.errors import ConfigError
 from vcnlit.nets import ResamplingSystem
 from vcnlit.nets.receptive import receptive_radius
+from vcnlit.nets.resampling import resize
 from vcnlit.pixels import pad_to_multiple
 from vcnlit.precision import fast_bf16
 from vcnlit.refinement import Refinement, objective, refine_signal
@@ -156,10 +157,11 @@ class Compressor:
         """Replicate-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``self.multiple``."""
         return pad_to_multiple(x, self.multiple)
 
-    def header(self, shape: tuple[int, ...], rate: float) -> Header:
+    def header(self, shape: tuple[int, ...], rate: float, out_size: tuple[int, int] | None = None) -> Header:
         c, h, w = shape[-3:]
         return Header(mode=self.codec.mode, codec=self.codec.name, channels=c, height=h, width=w,
-                      rate=float(rate), params=self.codec.header_params(c), fingerprint=self.fingerprint)
+                      rate=float(rate), params=self.codec.header_params(c), fingerprint=self.fingerprint,
+                      out_size=None if out_size is None else (int(out_size[0]), int(out_size[1])))
 
     def signal(self, x: Tensor, y: Tensor, rate: float) -> Tensor:
         """The Y to code for one image: the RSN's ``y``, or its refinement (:mod:`vcnlit.refinement`) when
@@ -215,12 +217,14 @@ class Compressor:
         return RoundTrip(x_hat[..., :h, :w].clamp(0, 1), y, coded.decoded, sizes, jpeg)
 
     @torch.no_grad()
-    def compress(self, x: Tensor, rate: float | None = None) -> bytes:
+    def compress(self, x: Tensor, rate: float | None = None, out_size: tuple[int, int] | None = None) -> bytes:
         """Compress one image into a complete, self-checking ``.vcn`` bitstream.
 
         Args:
             x: a (C, H, W) image in [0, 1] with the model's channel count.
             rate: the codec rate (quality or step); None: the codec's own.
+            out_size: (height, width) the decoder resizes the restored ``x`` to, when ``x`` was resized
+                from an image of that size (:func:`vcnlit.multirate.enlarged`); None: ``x``'s own.
 
         Returns:
             The bitstream's bytes.
@@ -230,11 +234,12 @@ class Compressor:
             raise ValueError(f"expected a ({self.system.channels}, H, W) image, got shape {tuple(x.shape)}")
         check_size(x.shape)
         y = self.signal(x[None], self.rsn(self.pad(x[None])), rate)[0]
-        return pack(self.header(x.shape, rate), self.codec.encode(y, rate))
+        return pack(self.header(x.shape, rate, out_size), self.codec.encode(y, rate))
 
     @torch.no_grad()
     def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float],
-                         form: Callable[[bytes], bytes] | None = None, y: Tensor | None = None) -> tuple[bytes, float]:
+                         form: Callable[[bytes], bytes] | None = None, y: Tensor | None = None,
+                         out_size: tuple[int, int] | None = None) -> tuple[bytes, float]:
         """The best file of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
         grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
 
@@ -245,6 +250,7 @@ class Compressor:
             form: the file written for a ``.vcn`` stream (None: the stream itself; a tagged JPEG:
                 :func:`vcnlit.codecs.jpeg_tag.to_jpeg`); its size is the one limited.
             y: ``self.rsn(self.pad(x[None]))[0]`` when already at hand (several budgets for one image).
+            out_size: as in :meth:`compress`.
 
         Returns:
             The file and the rate it was coded at.
@@ -261,7 +267,7 @@ class Compressor:
 
         def stream(i: int) -> bytes:
             if i not in coded:
-                coded[i] = form(pack(self.header(x.shape, rates[i]), self.codec.encode(y, rates[i])))
+                coded[i] = form(pack(self.header(x.shape, rates[i], out_size), self.codec.encode(y, rates[i])))
             return coded[i]
 
         small, large = 0, len(rates) - 1
@@ -276,7 +282,7 @@ class Compressor:
         best = large if len(stream(large)) <= max_bytes else small
         if self.refinement.steps:  # refined at the rate found; kept only if it still fits
             refined = self.signal(x[None], y[None], rates[best])[0]
-            data = form(pack(self.header(x.shape, rates[best]), self.codec.encode(refined, rates[best])))
+            data = form(pack(self.header(x.shape, rates[best], out_size), self.codec.encode(refined, rates[best])))
             if len(data) <= max_bytes:
                 return data, rates[best]
         return stream(best), rates[best]
@@ -321,4 +327,5 @@ class Compressor:
         except Exception as e:
             raise BitstreamError(f"payload does not decode ({type(e).__name__}: {str(e)[:100]})") from None
         unit = self.rate_units([hdr.rate])
-        return self.idn(z[None], unit)[0, :, : hdr.height, : hdr.width].clamp(0, 1)
+        x_hat = self.idn(z[None], unit)[..., : hdr.height, : hdr.width]
+        return resize(x_hat, hdr.image_size)[0].clamp(0, 1)

@@ -3,8 +3,10 @@ the one whose decoded image has the highest PSNR (real bytes, real distortion).
 
 A zoo composite (:data:`vcnlit.zoo.COMPOSITES`) is such a group: a half-size model, best at low rates, and a
 full-size one, best at high rates, picked per image and per budget. A single model is a group of one.
-Every file is an ordinary stream of the member that made it (its header's fingerprint names it), so it
-decodes like any other.
+A member may also code the image enlarged (:func:`enlarged`): a half-size model then codes a signal between
+half and full size, which fills the rates between the two models; the stream names the original size, and
+the decoder resizes its image back to it. Every file is an ordinary stream of the member that made it (its
+header's fingerprint names it), so it decodes like any other.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from vcnlit.codecs import unpack
 from vcnlit.codecs.jpeg_tag import is_jpeg, untag
 from vcnlit.compressor import Compressor
 from vcnlit.errors import ConfigError
+from vcnlit.nets.resampling import resize
 
 #: the bpp targets a composite's RD curve is drawn at (``python -m vcnlit.evaluate model=NAME``)
 TARGETS = (0.03, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
@@ -46,6 +49,7 @@ class Member(NamedTuple):
     model: LoadedModel
     comp: Compressor
     grid: list[float]  # the rates its budget search runs over (:func:`rate_grid`)
+    enlarge: tuple[float, ...] = ()  # factors it also codes the image enlarged by (besides 1)
 
     @property
     def top(self) -> float:
@@ -58,9 +62,21 @@ class Member(NamedTuple):
         return min(self.grid) if self.top == max(self.grid) else max(self.grid)
 
 
-def member(name: str, model: LoadedModel, comp: Compressor, best: float | None = None) -> Member:
-    """A group member searching its :func:`rate_grid` (to ``best`` where given)."""
-    return Member(name, model, comp, rate_grid(model, best))
+def member(name: str, model: LoadedModel, comp: Compressor, best: float | None = None,
+           enlarge: tuple[float, ...] = ()) -> Member:
+    """A group member searching its :func:`rate_grid` (to ``best`` where given), on the image and on the image
+    enlarged by each factor of ``enlarge``."""
+    if any(not (math.isfinite(f) and f > 1) for f in enlarge):
+        raise ConfigError(f"{name}: enlargement factors must be above 1, got {enlarge}")
+    return Member(name, model, comp, rate_grid(model, best), tuple(float(f) for f in enlarge))
+
+
+def enlarged(x: Tensor, factor: float) -> Tensor:
+    """A (C, H, W) image resized (bicubic) to ``factor`` times its height and width, rounded; ``x`` itself at 1."""
+    if factor == 1:
+        return x
+    h, w = x.shape[-2:]
+    return resize(x[None], (round(h * factor), round(w * factor)))[0].clamp(0, 1)
 
 
 class Choice(NamedTuple):
@@ -69,11 +85,18 @@ class Choice(NamedTuple):
     rate: float  # its codec rate
     top: bool  # coded at the member's best-quality rate: no member could spend more of the budget
     x_hat: Tensor | None  # its decoded (C, H, W) image (None when only one member fits and none was asked)
+    enlarge: float = 1.0  # the factor the member coded the image enlarged by
+
+
+def _key(m: Member, factor: float) -> str:
+    """A member's name, or its name and the factor it codes the image enlarged by."""
+    return m.name if factor == 1 else f"{m.name}@{factor:g}"
 
 
 @dataclass
 class ImageMemo:
-    """What several budgets of one image share: each member's Y, and each decoded (member, rate) file."""
+    """What several budgets of one image share: each member's Y (by :func:`_key`), and each decoded
+    (key, rate) file."""
 
     ys: dict[str, Tensor] = field(default_factory=dict)
     decoded: dict[tuple[str, float], Tensor] = field(default_factory=dict)
@@ -107,7 +130,8 @@ class MultiRate:
     def compress_to_size(self, x: Tensor, max_bytes: int, form: Callable[[bytes], bytes] | None = None,
                          memo: ImageMemo | None = None, decode: bool = False) -> Choice:
         """The file of at most ``max_bytes`` that decodes best: each member's largest file within the budget
-        (:meth:`Compressor.compress_to_size` over its grid), decoded, and the highest PSNR against ``x``.
+        (:meth:`Compressor.compress_to_size` over its grid), of the image and of each enlargement of it,
+        decoded, and the highest PSNR against ``x``.
 
         Args:
             x: a (C, H, W) image in [0, 1] with the members' channel count.
@@ -121,28 +145,32 @@ class MultiRate:
                 smallest files).
         """
         memo = memo or ImageMemo()
-        fits: list[tuple[Member, bytes, float]] = []
+        fits: list[tuple[Member, float, bytes, float]] = []
         first: ConfigError | None = None
+        size = (int(x.shape[-2]), int(x.shape[-1]))
         for m in self.members:
-            if m.name not in memo.ys:
-                memo.ys[m.name] = m.comp.rsn(m.comp.pad(x[None]))[0]
-            try:
-                fits.append((m, *m.comp.compress_to_size(x, max_bytes, m.grid, form, y=memo.ys[m.name])))
-            except ConfigError as e:
-                first = first or e
+            for f in (1.0, *m.enlarge):
+                key = _key(m, f)
+                xf = enlarged(x, f)
+                if key not in memo.ys:
+                    memo.ys[key] = m.comp.rsn(m.comp.pad(xf[None]))[0]
+                try:
+                    fits.append((m, f, *m.comp.compress_to_size(xf, max_bytes, m.grid, form, y=memo.ys[key],
+                                                                 out_size=None if f == 1 else size)))
+                except ConfigError as e:
+                    first = first or e  # the first member's, unenlarged: its smallest file is the smallest
         if not fits:
             assert first is not None
             raise first
-        scored = [(self._decoded(m, data, rate, memo) if decode or len(fits) > 1 else None, m, data, rate)
-                  for m, data, rate in fits]
-        x_hat, m, data, rate = max(scored, key=lambda s: (psnr8(s[0], x) if s[0] is not None else 0.0, -len(s[2])))
-        return Choice(data, m, rate, all(r == f.top for f, _, r in fits), x_hat)
+        scored = [(self._decoded(_key(m, f), m, data, rate, memo) if decode or len(fits) > 1 else None, m, f, data, rate)
+                  for m, f, data, rate in fits]
+        x_hat, m, f, data, rate = max(scored, key=lambda s: (psnr8(s[0], x) if s[0] is not None else 0.0, -len(s[3])))
+        return Choice(data, m, rate, all(r == c.top for c, _, _, r in fits), x_hat, f)
 
-    def _decoded(self, m: Member, data: bytes, rate: float, memo: ImageMemo) -> Tensor:
-        key = (m.name, rate)
-        if key not in memo.decoded:
-            memo.decoded[key] = self.decode(m, data)
-        return memo.decoded[key]
+    def _decoded(self, key: str, m: Member, data: bytes, rate: float, memo: ImageMemo) -> Tensor:
+        if (key, rate) not in memo.decoded:
+            memo.decoded[(key, rate)] = self.decode(m, data)
+        return memo.decoded[(key, rate)]
 
     @torch.no_grad()
     def smallest(self, x: Tensor, memo: ImageMemo | None = None) -> Choice:
@@ -150,4 +178,4 @@ class MultiRate:
         memo = memo or ImageMemo()
         m = self.members[0]
         data = m.comp.compress(x, m.bottom)
-        return Choice(data, m, m.bottom, False, self._decoded(m, data, m.bottom, memo))
+        return Choice(data, m, m.bottom, False, self._decoded(m.name, m, data, m.bottom, memo))

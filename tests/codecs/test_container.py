@@ -225,3 +225,21 @@ def test_model_fingerprint():
     assert model_fingerprint({"c": torch.zeros(2, dtype=torch.bfloat16), "n": 3}) != fp
     net = torch.nn.Linear(3, 2)
     assert model_fingerprint(net.state_dict()) == model_fingerprint(net.state_dict())
+
+
+def test_an_output_size_is_version_6_and_read_back():
+    """A stream coded from a resized image names the original size (version 6); without one it stays 4 or 5."""
+    h = _header(out_size=(30, 25))
+    data = pack(h, b"payload")
+    assert data[4] == 6 and unpack(data) == (h, b"payload") and unpack(data)[0].image_size == (30, 25)
+    assert pack(_header(), b"")[4] == 4 and unpack(pack(_header(), b""))[0].image_size == (48, 40)
+    for bad in ((0, 25), (30, 2**32), (MAX_SAMPLES, 2)):
+        with pytest.raises(ValueError):
+            pack(_header(out_size=bad), b"")
+    body = _body_v4() + b"\x1e"  # one varint where version 6 has two
+    frame = bytearray(_frame_v4(body))
+    frame[4] = 6
+    frame[-4:] = struct.pack(">I", zlib.crc32(bytes(frame[:-4])))
+    _raises(bytes(frame), "corrupt")
+    _raises(data[:4] + bytes([5]) + data[5:-4] + struct.pack(">I", zlib.crc32(data[:4] + bytes([5]) + data[5:-4])),
+            "corrupt")  # a version 5 stream has no output size

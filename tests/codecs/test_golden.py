@@ -56,6 +56,7 @@ def test_golden_stream_decodes(name: str, one_thread: None) -> None:
     assert hashlib.sha256(data).hexdigest() == want["sha256"], f"{name}: the stored file changed"
     version = data[4]
     assert version == want["version"]
+    assert unpack(data)[0].out_size == (tuple(want["out_size"]) if "out_size" in want else None)
     z = decode(data)
     assert [list(z.shape), str(z.dtype)] == [want["decoded_shape"], "torch." + want["decoded_dtype"]]
     got = hashlib.sha256(z.contiguous().numpy().tobytes()).hexdigest()

@@ -42,6 +42,7 @@ class Case(NamedTuple):
     spec: dict[str, Any]  # the codec: format plus constructor settings
     rate: float
     note: str = ""
+    out_size: tuple[int, int] | None = None  # the header's output size (container 6)
 
 
 _BAND = {"format": "dct"}
@@ -103,6 +104,8 @@ CASES: dict[str, list[Case]] = {
              "vcnlit's dead-zone JPEG encoder (an encoder choice: a plain baseline JPEG)"),
         Case("jpeg-psnr_rgb-gray", "camera", _PSNR_RGB, 90, "container 5: the psnr_rgb table set"),
         Case("jpeg-psnr_rgb-rgb", "astronaut", _PSNR_RGB, 50, "container 5: the psnr_rgb table set"),
+        Case("jpeg-psnr_rgb-gray-out", "camera", _PSNR_RGB, 90, "container 6: an output size", (75, 90)),
+        Case("jpeg-psnr_rgb-rgb-out", "astronaut", _PSNR_RGB, 50, "container 6: an output size", (200, 150)),
     ],
 }
 
@@ -136,7 +139,9 @@ def container_fields(data: bytes) -> tuple[int, int]:
         pos, shift = pos + 1, shift + 7
         if b < 0x80:
             break
-    return version, data[pos + hlen - 9]  # the header ends with the coding byte and the fingerprint
+    if version < 6:
+        return version, data[pos + hlen - 9]  # the header ends with the coding byte and the fingerprint
+    return version, data[data.rindex(FINGERPRINT, pos, pos + hlen) - 1]  # ... then (version 6) the output size
 
 
 def git_commit(path: Path) -> str:
@@ -178,7 +183,8 @@ def make(case: Case) -> tuple[bytes, torch.Tensor]:
     codec = _codec(case.spec, case.rate)
     c, h, w = y.shape
     header = Header(mode=codec.mode, codec=codec.name, channels=c, height=h, width=w, rate=float(case.rate),
-                    params=_header_params(codec, c), fingerprint=FINGERPRINT)
+                    params=_header_params(codec, c), fingerprint=FINGERPRINT,
+                    **({"out_size": case.out_size} if case.out_size else {}))
     data = pack(header, codec.encode(y, case.rate))
     hdr, payload = unpack(data)
     return data, codec.decode(payload, (c, h, w), hdr.rate)
@@ -198,6 +204,7 @@ def entry(data: bytes, decoded: torch.Tensor, commit: str, case: Case) -> dict[s
         "decoded_shape": list(decoded.shape),
         "decoded_dtype": str(decoded.dtype).removeprefix("torch."),
         "decoded_sha256": signal_digest(decoded),
+        **({"out_size": list(case.out_size)} if case.out_size else {}),
         **({"note": case.note} if case.note else {}),
     }
 

@@ -1,13 +1,16 @@
 """The one bitstream container of every vcnlit mode (SCIC and DNNC).
 
-Layout of versions 4 and 5, the ones written (varints are LEB128, other integers big-endian)::
+Layout of versions 4 to 6, the ones written (varints are LEB128, other integers big-endian)::
 
     magic      4   b"VCNL"
-    version    1   4, or 5 for a JPEG stream whose table set version 5 added (:func:`stream_version`)
+    version    1   4, 5 for a JPEG stream whose table set version 5 added, 6 for a stream with an output
+                   size (:func:`stream_version`)
     hdr_len    varint, length of the header fields below
     header         mode u8 (0 scic, 1 dnnc), codec (u8 len + ascii), channels u8, height varint,
                    width varint, rate (u8 0 + varint for a whole number, u8 1 + f64 otherwise),
-                   params (varint len + compact JSON; 0 for none), payload coding u8, fingerprint 8 bytes
+                   params (varint len + compact JSON; 0 for none), payload coding u8, fingerprint 8 bytes,
+                   and in version 6 the output height and width (varints): the decoder resizes the
+                   image it restores at height x width (the coded image's size) to them
     pay_len    varint
     payload        codec bytes (payload coding 0); for a JPEG stream, the stream without the segments its
                    quality, size and sampling rebuild (1, :mod:`vcnlit.codecs.jpeg_stream`) or its
@@ -54,11 +57,13 @@ from vcnlit.errors import BitstreamError
 
 MAGIC = b"VCNL"
 #: the newest version written (a stream is written as the oldest version that holds it: :func:`stream_version`)
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 #: versions ``unpack`` reads (1: no payload CRC; 3: DNNC params may name the entropy model and colour coding;
 #: 4: compact header, compact JPEG payloads; 5: version 4's layout, a JPEG table set of
-#: :data:`~vcnlit.codecs.rate_proxy.TABLES_SINCE` (psnr_rgb))
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+#: :data:`~vcnlit.codecs.rate_proxy.TABLES_SINCE` (psnr_rgb); 6: version 5's + an output size)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+#: the version that added :attr:`Header.out_size`
+OUT_SIZE_SINCE = 6
 #: largest channels * height * width a stream (or an input image) may have: about 89 megapixels
 #: in RGB, Pillow's own decompression-bomb limit
 MAX_SAMPLES = 1 << 28
@@ -78,11 +83,19 @@ class Header:
     mode: str  # "scic" or "dnnc"
     codec: str  # e.g. "jpeg", "dct"
     channels: int  # 1 or 3
-    height: int  # of the original image
+    height: int  # of the coded image (the original image, unless out_size is set)
     width: int
     rate: float  # the codec's quality or step
     params: dict[str, Any] = field(default_factory=dict)
     fingerprint: bytes = bytes(8)  # short hash of the model weights (model_fingerprint)
+    #: (height, width) of the original image when the coded image was resized from it: the decoder resizes
+    #: what it restores back to this size (version 6); None: the coded size
+    out_size: tuple[int, int] | None = None
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the decoded image."""
+        return self.out_size or (self.height, self.width)
 
 
 def check_size(shape: tuple[int, ...], err: type[ValueError] = ValueError) -> None:
@@ -99,10 +112,14 @@ def _check_header(h: Header, err: type[ValueError]) -> None:
         raise err(f"bad codec name {h.codec!r}")
     if h.channels not in (1, 3):
         raise err(f"channels must be 1 or 3, got {h.channels}")
-    for name, v in (("height", h.height), ("width", h.width)):
+    out = h.out_size or (h.height, h.width)
+    if len(out) != 2:
+        raise err(f"out_size must be (height, width), got {out}")
+    for name, v in (("height", h.height), ("width", h.width), ("output height", out[0]), ("output width", out[1])):
         if not 0 < v < 1 << 32:
             raise err(f"{name} must be in [1, 2^32), got {v}")
     check_size((h.channels, h.height, h.width), err)
+    check_size((h.channels, *out), err)
     if not math.isfinite(h.rate):
         raise err(f"rate must be finite, got {h.rate}")
     if not isinstance(h.params, dict):
@@ -130,14 +147,15 @@ def jpeg_tables(header: Header) -> tuple[int, str] | None:
 
 
 def stream_version(header: Header) -> int:
-    """The version a stream of ``header`` is written as: 4, or the version that added its JPEG table set,
-    so that a vcnlit too old to rebuild those tables says "unsupported version" instead of misreading."""
+    """The version a stream of ``header`` is written as: 4, or the version that added its JPEG table set or
+    its output size, so that a vcnlit too old to read them says "unsupported version" instead of misreading."""
     tables = header.params.get("tables") if header.mode == "scic" and header.codec == "jpeg" else None
-    return max(4, TABLES_SINCE.get(tables, 4)) if isinstance(tables, str) else 4
+    version = max(4, TABLES_SINCE.get(tables, 4)) if isinstance(tables, str) else 4
+    return max(version, OUT_SIZE_SINCE) if header.out_size is not None else version
 
 
 def pack(header: Header, payload: bytes) -> bytes:
-    """Serialise ``header`` and ``payload`` into one self-checking bitstream (version 4 or 5:
+    """Serialise ``header`` and ``payload`` into one self-checking bitstream (version 4, 5 or 6:
     :func:`stream_version`)."""
     _check_header(header, ValueError)
     pj = _params_json(header.params)
@@ -161,6 +179,8 @@ def pack(header: Header, payload: bytes) -> bytes:
         body += b"\1" + struct.pack(">d", rate)
     put_varint(body, len(pj))
     body += pj + bytes([coding]) + bytes(header.fingerprint)
+    for v in header.out_size or ():
+        put_varint(body, v)
     out = bytearray(MAGIC) + bytes([stream_version(header)])
     put_varint(out, len(body))
     out += body
@@ -230,9 +250,10 @@ def _unpack_v4(data: bytes) -> tuple[Header, bytes]:
     params = _params(raw) if raw else {}
     coding = h.read(1)[0]
     fingerprint = h.read(8)
+    out_size = (h.varint(), h.varint()) if data[4] >= OUT_SIZE_SINCE else None
     if h.pos != len(body):
         raise BitstreamError("header is corrupt (unexpected header length)")
-    header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint)
+    header = Header(MODES[mode], codec, channels, height, width, rate, params, fingerprint, out_size)
     _check_header(header, BitstreamError)
     if stream_version(header) != data[4]:
         raise BitstreamError(f"header is corrupt (a version {data[4]} stream of version {stream_version(header)}'s settings)")

@@ -70,7 +70,8 @@ def format_values(version: int | None = None) -> dict[str, Any]:
     return {
         "container": {"magic": container.MAGIC.hex(), "readable": tuple(v for v in container.READABLE_VERSIONS if v <= version),
                       "modes": container.MODES, "max_samples": container.MAX_SAMPLES,
-                      "v3_structs": (container._PRE.format, container._DIMS.format)},
+                      "v3_structs": (container._PRE.format, container._DIMS.format),
+                      **({"out_size_since": container.OUT_SIZE_SINCE} if version >= container.OUT_SIZE_SINCE else {})},
         "dnnc": {"entropy_models": dnnc.ENTROPY_MODELS, "colours": dnnc.COLOURS, "centre": dnnc.CENTRE,
                  "header_defaults": {k: v for k, v in dnnc.LEGACY.items() if k not in ENCODER_ONLY},
                  "qmatrix_jpeg": (rate_proxy.JPEG_LUMA_TABLE, rate_proxy.JPEG_CHROMA_TABLE)},

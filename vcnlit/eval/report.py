@@ -56,17 +56,21 @@ def multirate_results(group: MultiRate, images: Sequence[tuple[str, Tensor]], ta
                        extra_meta: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """A group of models' RD curve (:mod:`vcnlit.multirate`): every image coded at every bpp target (rate
     key ``bpp_target``) by the group's rule, real files; meta records which member coded each point."""
-    picks: list[list[tuple[str, float]]] = []
+    picks: list[list[tuple[str, float, float]]] = []
     targets = [float(t) for t in targets]
     results, by_image = rd_curve(multirate_code_fn(group, picks), images, targets, TARGET_KEY, label=group.name,
                                  progress=progress)
     first = group.members[0].comp
     meta = {"experiment": group.name, "channels": group.members[0].model.system.channels, "rate_key": TARGET_KEY,
             "rate_points": targets, "members": {m.name: {"codec": codec_spec(m.model.codec),
-                                                         "rates": [min(m.grid), max(m.grid)]} for m in group.members},
-            "rule": "each member's largest file within the target (bytes of the .vcn file), decoded; the highest "
+                                                         "rates": [min(m.grid), max(m.grid)],
+                                                         **({"enlarge": list(m.enlarge)} if m.enlarge else {})}
+                        for m in group.members},
+            "rule": "each member's largest file within the target (bytes of the .vcn file), of the image and of each "
+                    "enlargement of it, decoded; the highest "
                     "RGB PSNR wins; a target below every member's range: the first member's smallest file",
-            "coded_by": {n: [{"member": m, "rate": r} for m, r in p] for (n, _), p in zip(images, picks)},
+            "coded_by": {n: [{"member": m, "rate": r, **({"enlarge": f} if f != 1 else {})} for m, r, f in p]
+                         for (n, _), p in zip(images, picks)},
             "images": [n for n, _ in images],
             **_coding_meta(first, jpeg_sizes=True), **(extra_meta or {})}
     return results_json(group.name, f"vcnlit {group.name} on {len(images)} images", results, by_image, meta)

@@ -39,21 +39,29 @@ class Composite:
         about: one line on what it is.
         best: for a member whose budget search goes past its trained range, its best-quality rate
             there (the highest JPEG quality).
+        enlarge: for a member that also codes the image enlarged, the factors (:mod:`vcnlit.multirate`).
     """
 
     name: str
     members: tuple[str, ...]
     about: str
     best: dict[str, float] = field(default_factory=dict)
+    enlarge: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def options(self, member: str) -> dict[str, Any]:
+        """The keyword arguments of :func:`vcnlit.multirate.member` for one of its members."""
+        return {"best": self.best.get(member), "enlarge": self.enlarge.get(member, ())}
 
 
 #: every composite, by name
 COMPOSITES = {c.name: c for c in (
     # the full-size model's PSNR keeps rising past its trained qualities (5-70) up to the codec's 95 on every
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
+    # the half-size model codes the image enlarged 4/3 and 1.6x too (a signal 2/3 and 4/5 of the photo's size):
+    # between the two models' ranges those files decode better on the val photos (experiments/results/enlarge/)
     Composite("auto_rgb", ("scic_lowres_rgb_photos", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres_rgb_photos": 95.0}),
+              {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_photos": (4 / 3, 1.6)}),
     Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres": 95.0}),
