@@ -1,7 +1,7 @@
 """The tagged JPEG file (vcnlit/codecs/jpeg_tag.py, tag version ``TAG_VERSION``) pinned by stored files.
 
 Each ``tests/golden/streams/tag<N>/<name>.jpg`` is the standard file of the stored stream
-``streams/v<4 or 5>/<name>.vcn`` (whose decode ``test_golden.py`` pins): today's writer must make the same bytes
+``streams/v<4, 5 or 6>/<name>.vcn`` (whose decode ``test_golden.py`` pins): today's writer must make the same bytes
 from the stream, and the file must convert back to the very same stream. A change to the tag or to the
 canonical JPEG it wraps fails here: bump ``TAG_VERSION`` and keep the old files decoding. The files of a
 new tag version are written with ``VCNLIT_REGEN_GOLDEN=1`` (files already stored are never rewritten).
@@ -20,12 +20,12 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "streams"
 TAGGED = GOLDEN / f"tag{TAG_VERSION}"
 #: SCIC/JPEG streams of every layout and table set the container stores
 CASES = ("jpeg-gray", "jpeg-rgb", "jpeg-psnr-gray", "jpeg-psnr-rgb", "jpeg-rgb-444", "jpeg-deadzone-rgb",
-         "jpeg-psnr_rgb-rgb")
+         "jpeg-psnr_rgb-rgb", "jpeg-psnr_rgb-rgb-out")
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_tagged_jpeg_is_pinned(name: str) -> None:
-    vcn = next(p for p in (GOLDEN / "v4" / f"{name}.vcn", GOLDEN / "v5" / f"{name}.vcn") if p.is_file()).read_bytes()
+    vcn = next(p for p in (GOLDEN / f"v{v}" / f"{name}.vcn" for v in (4, 5, 6)) if p.is_file()).read_bytes()
     path = TAGGED / f"{name}.jpg"
     if os.environ.get("VCNLIT_REGEN_GOLDEN") and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
