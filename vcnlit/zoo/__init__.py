@@ -64,7 +64,7 @@ COMPOSITES = {c.name: c for c in (
               {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_photos": (4 / 3, 1.6)}),
     Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres": 95.0}),
+              {"scic_fullres": 95.0}, {"scic_lowres_long": (4 / 3, 1.6)}),
 )}
 
 
