@@ -19,7 +19,14 @@ PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
 CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # chroma steps for RGB PSNR
 PHOTOS = ["scic_lowres_rgb_photos", "scic_fullres_rgb_photos"]  # ... and more colour photos: the colour default
-EXPERIMENTS = sorted([*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS])
+#: experiments that are another one with one setting changed: (base, key, its value, the base's)
+DERIVED = {
+    "scic_lowres_rgb_photos": ("scic_lowres_rgb_chroma", "data.more_photos", True, False),
+    "scic_fullres_rgb_photos": ("scic_fullres_rgb_chroma", "data.more_photos", True, False),
+    "scic_fullres_rgb_deep": ("scic_fullres_rgb_photos", "model.block", "residual", "plain"),
+    "scic_lowres_rgb_upscaled": ("scic_lowres_rgb_photos", "data.upscale", 1.6, 1.0),
+}
+EXPERIMENTS = sorted({*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS, *DERIVED})
 
 
 def _compose(overrides):
@@ -159,13 +166,15 @@ def test_long_recipe_is_its_base_with_twice_the_steps(base):
     assert long == same and long["model"]["block"] == "residual"
 
 
-def test_photo_experiments_differ_from_theirs_only_in_the_training_photos():
-    """``*_photos`` = the chroma experiment it names + the extra natural colour photos (data.more_photos)."""
-    for exp, base in zip(PHOTOS, CHROMA):
-        new = OmegaConf.to_container(_compose([f"+experiment={exp}"]), resolve=False)
-        old = OmegaConf.to_container(_compose([f"+experiment={base}"]), resolve=False)
-        for cfg in (new, old):
-            cfg.pop("hydra")
-            cfg.pop("experiment_name")
-        assert new["data"].pop("more_photos") is True and old["data"].pop("more_photos") is False
-        assert new == old, exp
+@pytest.mark.parametrize("exp", sorted(DERIVED))
+def test_derived_experiments_differ_from_their_base_in_one_setting(exp):
+    """E.g. ``*_photos`` = the chroma experiment it names + the extra natural colour photos (data.more_photos)."""
+    base, key, value, before = DERIVED[exp]
+    new = OmegaConf.to_container(_compose([f"+experiment={exp}"]), resolve=False)
+    old = OmegaConf.to_container(_compose([f"+experiment={base}"]), resolve=False)
+    group, name = key.split(".")
+    for cfg in (new, old):
+        cfg.pop("hydra")
+        cfg.pop("experiment_name")
+    assert new[group].pop(name) == value and old[group].pop(name) == before
+    assert new == old, exp

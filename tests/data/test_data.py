@@ -238,3 +238,31 @@ def test_plain_pngs_read_by_libpng_give_pillows_pixels(tmp_path, monkeypatch):
     with Image.open(tmp_path / "rotated.png") as im:
         assert images._plain_png(tmp_path / "rotated.png", im, 3) is None
     assert load_image(tmp_path / "rotated.png").shape == (3, 34, 21)
+
+
+def test_enlarged_training_crops():
+    """data.upscale: a share of the crops are of the photo enlarged (a smaller region resized up to the patch);
+    at 1 (the default) the crops and the random stream are what they always were."""
+    from vcnlit.data.datamodule import RandomCrops
+
+    img = torch.rand(3, 80, 90)
+    torch.manual_seed(0)
+    plain = [RandomCrops([img], 32, 4)[i] for i in range(4)]
+    torch.manual_seed(0)
+    for i, crop in enumerate(plain):  # the draws of the crop before data.upscale existed
+        torch.multinomial(torch.ones(1), 1)
+        a, b = int(torch.randint(0, 80 - 32 + 1, ())), int(torch.randint(0, 90 - 32 + 1, ()))
+        want = img[:, a : a + 32, b : b + 32]
+        if torch.rand(()) < 0.5:
+            want = want.flip(-1)
+        if torch.rand(()) < 0.5:
+            want = want.flip(-2)
+        assert torch.equal(crop, want), i
+    torch.manual_seed(0)
+    crops = RandomCrops([img], 32, 200, flips=False, upscale=1.6, upscale_p=0.5)
+    found = [crops[i] for i in range(200)]
+    assert all(c.shape == (3, 32, 32) and 0 <= c.min() and c.max() <= 1 for c in found)
+    smooth = sum(float((c[:, :, 1:] - c[:, :, :-1]).abs().mean()) < 0.25 for c in found)  # random pixels: ~0.33
+    assert 60 < smooth < 140  # about half enlarged
+    with pytest.raises(ConfigError, match="upscale"):
+        RandomCrops([img], 32, 4, upscale=0.5)

@@ -15,6 +15,7 @@ from vcnlit.data.dead_leaves import dead_leaves
 from vcnlit.data.embedded import materialize
 from vcnlit.data.images import ImageError, is_colour, list_images, load_image
 from vcnlit.errors import ConfigError, check_choice
+from vcnlit.nets.resampling import resize
 from vcnlit.pixels import from_uint8, pad_bottom_right
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,18 @@ def synthetic(count: int, size: int, channels: int) -> list[tuple[str, Tensor]]:
 
 
 class RandomCrops(Dataset):
-    """``length`` random crops (with random flips) drawn from in-memory images."""
+    """``length`` random crops (with random flips) drawn from in-memory images; with ``upscale`` above 1, a
+    share ``upscale_p`` of them are of the image enlarged by a factor drawn uniformly from 1 to ``upscale``
+    (a smaller crop resized up to the patch, bicubic), as the composites' enlarged candidates code photos
+    (:func:`vcnlit.multirate.enlarged`)."""
 
-    def __init__(self, images: list[Tensor], patch_size: int, length: int, flips: bool = True) -> None:
+    def __init__(self, images: list[Tensor], patch_size: int, length: int, flips: bool = True,
+                 upscale: float = 1.0, upscale_p: float = 0.5) -> None:
+        if not upscale >= 1 or not 0 <= upscale_p <= 1:
+            raise ConfigError(f"data.upscale must be >= 1 and data.upscale_p in [0, 1], got {upscale}, {upscale_p}")
         self.images = [_pad_to(x, patch_size) for x in images]
         self.patch, self.length, self.flips = patch_size, length, flips
+        self.upscale, self.upscale_p = float(upscale), float(upscale_p)
         # images are drawn uniformly (one huge image does not dominate), then a crop inside it
         self.weights = torch.ones(len(self.images))
 
@@ -83,9 +91,14 @@ class RandomCrops(Dataset):
     def __getitem__(self, idx: int) -> Tensor:
         x = self.images[int(torch.multinomial(self.weights, 1))]
         h, w = x.shape[-2:]
-        i = int(torch.randint(0, h - self.patch + 1, ()))
-        j = int(torch.randint(0, w - self.patch + 1, ()))
-        crop = x[:, i : i + self.patch, j : j + self.patch]
+        side = self.patch
+        if self.upscale > 1 and torch.rand(()) < self.upscale_p:
+            side = round(self.patch / (1 + float(torch.rand(())) * (self.upscale - 1)))
+        i = int(torch.randint(0, h - side + 1, ()))
+        j = int(torch.randint(0, w - side + 1, ()))
+        crop = x[:, i : i + side, j : j + side]
+        if side != self.patch:
+            crop = resize(crop[None], (self.patch, self.patch))[0].clamp(0, 1)
         if self.flips and torch.rand(()) < 0.5:
             crop = crop.flip(-1)
         if self.flips and torch.rand(()) < 0.5:
@@ -117,7 +130,8 @@ class ImageDataModule(pl.LightningDataModule):
     Unset folders fall back to the embedded set (:mod:`vcnlit.data.embedded`), written once to
     ``embedded_dir``. The training images can be a fixed subset (``train_count``), grow by the
     embedded ``train_more`` photos (``more_photos``) and by procedural dead-leaves images
-    (``dead_leaves`` of ``dead_leaves_size`` pixels square).
+    (``dead_leaves`` of ``dead_leaves_size`` pixels square); ``upscale`` / ``upscale_p`` enlarge a share of the
+    training crops (:class:`RandomCrops`).
     """
 
     def __init__(
@@ -137,6 +151,8 @@ class ImageDataModule(pl.LightningDataModule):
         dead_leaves: int = 0,
         dead_leaves_size: int = 256,
         more_photos: bool = False,
+        upscale: float = 1.0,
+        upscale_p: float = 0.5,
     ) -> None:
         super().__init__()
         if train_count is not None and (train_count < 0 or (train_count == 0 and not dead_leaves)):
@@ -145,7 +161,7 @@ class ImageDataModule(pl.LightningDataModule):
         if dead_leaves < 0:
             raise ConfigError(f"data.dead_leaves must be a number of images >= 0, got {dead_leaves}")
         self.train_count, self.dead_leaves, self.dead_leaves_size = train_count, dead_leaves, dead_leaves_size
-        self.more_photos = more_photos
+        self.more_photos, self.upscale, self.upscale_p = more_photos, upscale, upscale_p
         self.dirs = {"train": train_dir, "val": val_dir, "test": test_dir}
         self.embedded_dir = embedded_dir
         self.channels, self.patch_size, self.batch_size = channels, patch_size, batch_size
@@ -183,7 +199,7 @@ class ImageDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         ds = RandomCrops([x for _, x in self.images("train")], self.patch_size,
-                         self.steps_per_epoch * self.batch_size)
+                         self.steps_per_epoch * self.batch_size, upscale=self.upscale, upscale_p=self.upscale_p)
         return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, drop_last=True)
 
