@@ -59,9 +59,9 @@ COMPOSITES = {c.name: c for c in (
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
     # the half-size model codes the image enlarged 4/3 and 1.6x too (a signal 2/3 and 4/5 of the photo's size):
     # between the two models' ranges those files decode better on the val photos (experiments/results/enlarge/)
-    Composite("auto_rgb", ("scic_lowres_rgb_photos", "scic_fullres_rgb_photos"),
+    Composite("auto_rgb", ("scic_lowres_rgb_upscaled", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_photos": (4 / 3, 1.6)}),
+              {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_upscaled": (4 / 3, 1.6)}),
     Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres": 95.0}, {"scic_lowres_long": (4 / 3, 1.6)}),
