@@ -321,9 +321,10 @@ def _gray_default_rows() -> tuple[Pair, ...]:
 
 def _auto_rows() -> tuple[Pair, ...]:
     """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
-    rows = [Pair(f"against the former default (`scic_lowres_rgb_chroma` + `scic_fullres_rgb_chroma`), {metric}",
-                 (f"{AUTO}_test.json{tag}", f"{AUTO}_chroma_test.json{tag}"),
-                 (f"{AUTO}_val.json{tag}", f"{AUTO}_chroma_val.json{tag}"), max_bpp)
+    rows = [Pair(f"against the former default (`scic_lowres_rgb_photos` + `scic_fullres_rgb_photos`, no enlarged "
+                 f"photos), {metric}",
+                 (f"{AUTO}_test.json{tag}", f"{AUTO}_unenlarged_test.json{tag}"),
+                 (f"{AUTO}_val.json{tag}", f"{AUTO}_unenlarged_val.json{tag}"), max_bpp)
             for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for max_bpp in (0.5, 1.0)]
     for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
                         ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
@@ -332,6 +333,32 @@ def _auto_rows() -> tuple[Pair, ...]:
                 rows.append(Pair(f"against {name}, {metric}", (f"{AUTO}_test.json{tag}", f"{TEST_RGB}/{codec}.json{tag}"),
                                  (f"{AUTO}_val.json{tag}", f"{VAL12_RGB}/{codec}.json{tag}"), max_bpp))
     return tuple(rows)
+
+
+_EN = "enlarge"
+
+
+def _enlarge_rows() -> tuple[Pair, ...]:
+    """The enlarged candidates of the defaults, and the two member recipes tried with them."""
+    gray = "auto_default/auto_gray"
+    deep = Pair("`auto_rgb` with `scic_fullres_rgb_deep` as its full-size member, against with "
+                "`scic_fullres_rgb_photos` (both with the enlarged candidates)", None,
+                (f"{RESULTS}/{_EN}/auto_rgb_deep_val.json", f"{RESULTS}/{_EN}/auto_rgb_val.json"), 1.0)
+    return (
+        *(pair(f"`auto_rgb` with the enlarged candidates, against without, {metric}", f"{_EN}/auto_rgb",
+               "auto_default/auto_rgb_unenlarged", mx, tag)
+          for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.5, 1.0)),
+        *(pair("`auto_gray` with the enlarged candidates, against without", gray, f"{gray}_unenlarged", mx)
+          for mx in (0.5, 1.0)),
+        *rgb_and_y("scic_lowres_rgb_upscaled against scic_lowres_rgb_photos (2 flips each, not enlarged)",
+                   f"{_EN}/scic_lowres_rgb_upscaled", f"{_MP}/scic_lowres_rgb_photos", None),
+        *(pair(f"`auto_rgb` with `scic_lowres_rgb_upscaled` as its half-size member (the default), against with "
+               f"`scic_lowres_rgb_photos`, {metric}", "auto_default/auto_rgb", f"{_EN}/auto_rgb", mx, tag)
+          for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.5, 1.0)),
+        *rgb_and_y("scic_fullres_rgb_deep against scic_fullres_rgb_photos", f"{_EN}/scic_fullres_rgb_deep",
+                   f"{_MP}/scic_fullres_rgb_photos", None),
+        deep,
+    )
 
 
 #: every generated table by name
@@ -440,6 +467,8 @@ TABLES: dict[str, Table] = {
              "zone", "jpeg_encoder/dnnc_lowres_rounding", "jpeg_encoder/dnnc_lowres"),
     )),
     "auto": PairTable("`auto_rgb`, the default (`vcnlit compress --bpp`)", _auto_rows()),
+    "enlarge": PairTable("enlarged candidates and the recipes tried with them (`experiments/results/enlarge/`)",
+                         _enlarge_rows()),
     "recompress": RecompressTable(),
     "gray-default": PairTable("`auto_gray`, the grayscale default", _gray_default_rows()),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),

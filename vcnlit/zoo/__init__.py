@@ -20,7 +20,7 @@ ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
 #: the model ``vcnlit compress`` uses for a colour photo when none is named: a composite (:data:`COMPOSITES`)
 #: of the half-size and the full-size colour models that code chroma with finer steps (the psnr_rgb tables),
-#: picked per image and target (results: experiments/results/auto_default/)
+#: the half-size one on the photo enlarged too, picked per image and target (results: experiments/results/auto_default/)
 DEFAULT_MODEL = "auto_rgb"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
 #: the grayscale composite, as the colour one (results: experiments/results/auto_default/)
@@ -58,7 +58,8 @@ COMPOSITES = {c.name: c for c in (
     # the full-size model's PSNR keeps rising past its trained qualities (5-70) up to the codec's 95 on every
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
     # the half-size model codes the image enlarged 4/3 and 1.6x too (a signal 2/3 and 4/5 of the photo's size):
-    # between the two models' ranges those files decode better on the val photos (experiments/results/enlarge/)
+    # between the two models' ranges those files decode better on the val photos (experiments/results/enlarge/),
+    # in colour and in gray
     Composite("auto_rgb", ("scic_lowres_rgb_upscaled", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_upscaled": (4 / 3, 1.6)}),
