@@ -95,9 +95,10 @@ def _key(m: Member, factor: float) -> str:
 
 @dataclass
 class ImageMemo:
-    """What several budgets of one image share: each member's Y (by :func:`_key`), and each decoded
-    (key, rate) file."""
+    """What several budgets of one image share: each enlargement of it, each member's Y (by :func:`_key`),
+    and each decoded (key, rate) file."""
 
+    images: dict[float, Tensor] = field(default_factory=dict)
     ys: dict[str, Tensor] = field(default_factory=dict)
     decoded: dict[tuple[str, float], Tensor] = field(default_factory=dict)
 
@@ -151,7 +152,9 @@ class MultiRate:
         for m in self.members:
             for f in (1.0, *m.enlarge):
                 key = _key(m, f)
-                xf = enlarged(x, f)
+                if f not in memo.images:
+                    memo.images[f] = enlarged(x, f)
+                xf = memo.images[f]
                 if key not in memo.ys:
                     memo.ys[key] = m.comp.rsn(m.comp.pad(xf[None]))[0]
                 try:
@@ -178,4 +181,4 @@ class MultiRate:
         memo = memo or ImageMemo()
         m = self.members[0]
         data = m.comp.compress(x, m.bottom)
-        return Choice(data, m, m.bottom, False, self._decoded(m.name, m, data, m.bottom, memo))
+        return Choice(data, m, m.bottom, False, self._decoded(_key(m, 1.0), m, data, m.bottom, memo))
