@@ -99,6 +99,17 @@ def test_an_enlarged_image_is_one_more_candidate_and_decodes_at_the_original_siz
         member(low.name, low.model, low.comp, enlarge=(0.5,))
 
 
+def test_an_enlargement_past_the_largest_stream_is_left_out(group, x, monkeypatch):
+    """A photo near the size limit still codes: only its enlargements that no stream could hold are skipped."""
+    from vcnlit.codecs import container
+
+    low, full = group.members
+    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, enlarge=(1.5,)), full])
+    monkeypatch.setattr(container, "MAX_SAMPLES", 3 * H * W)
+    choice = wide.compress_to_size(x, 10**6, decode=True)
+    assert choice.enlarge == 1 and choice.member.comp.decompress(choice.data).shape == x.shape
+
+
 def test_a_member_may_search_past_its_trained_range(group):
     m = group.members[1].model
     assert rate_grid(m) == [float(q) for q in range(10, 71)]

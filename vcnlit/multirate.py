@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from vcnlit.checkpoint import LoadedModel
-from vcnlit.codecs import unpack
+from vcnlit.codecs import container, unpack
 from vcnlit.codecs.jpeg_tag import is_jpeg, untag
 from vcnlit.compressor import Compressor
 from vcnlit.errors import ConfigError
@@ -88,6 +88,13 @@ class Choice(NamedTuple):
     enlarge: float = 1.0  # the factor the member coded the image enlarged by
 
 
+def _fits(x: Tensor, factor: float) -> bool:
+    """Whether ``x`` enlarged by ``factor`` is within the largest image a stream may hold (else that candidate
+    is left out: the image itself still codes)."""
+    c, h, w = x.shape[-3:]
+    return c * round(h * factor) * round(w * factor) <= container.MAX_SAMPLES
+
+
 def _key(m: Member, factor: float) -> str:
     """A member's name, or its name and the factor it codes the image enlarged by."""
     return m.name if factor == 1 else f"{m.name}@{factor:g}"
@@ -150,7 +157,7 @@ class MultiRate:
         first: ConfigError | None = None
         size = (int(x.shape[-2]), int(x.shape[-1]))
         for m in self.members:
-            for f in (1.0, *m.enlarge):
+            for f in (1.0, *(f for f in m.enlarge if _fits(x, f))):
                 key = _key(m, f)
                 if f not in memo.images:
                     memo.images[f] = enlarged(x, f)
