@@ -25,6 +25,8 @@ DERIVED = {
     "scic_fullres_rgb_photos": ("scic_fullres_rgb_chroma", "data.more_photos", True, False),
     "scic_fullres_rgb_deep": ("scic_fullres_rgb_photos", "model.block", "residual", "plain"),
     "scic_lowres_rgb_upscaled": ("scic_lowres_rgb_photos", "data.upscale", 1.6, 1.0),
+    "scic_lowres_photos": ("scic_lowres_long", "data.more_photos", True, False),
+    "scic_fullres_photos": ("scic_fullres", "data.more_photos", True, False),
 }
 EXPERIMENTS = sorted({*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS, *DERIVED})
 
