@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from PIL import Image
 
 from vcnlit.checkpoint import load_model, save_model
 from vcnlit.codecs import StandardCodec
-from vcnlit.compressor import Compressor
+from vcnlit.compressor import Compressor, largest_within
 from vcnlit.errors import ConfigError
 from vcnlit.multirate import TARGET_KEY, MultiRate, member, psnr8, rate_grid
 from vcnlit.nets import ResamplingSystem
@@ -183,3 +184,24 @@ def test_evaluate_a_composite_writes_its_targets(tmp_path):
     assert rd["results"][TARGET_KEY] == [0.2, 1.2] and rd["meta"]["experiment"] == DEFAULT_MODEL
     assert [c["member"] for c in rd["meta"]["coded_by"]["p.png"]] == list(composites()[DEFAULT_MODEL].members)
     assert (tmp_path / "ev" / "baseline_jpeg.json").is_file()
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_largest_within_is_the_bisection_answer_with_fewer_real_sizes(seed):
+    """The guided search returns what a bisection on the real sizes returns, for any cheap estimate, and takes the
+    real size at most a few times when the estimate tracks it."""
+    rng = random.Random(seed)
+    n = rng.randint(1, 95)
+    sizes = sorted(rng.randint(100, 10**6) for _ in range(n))
+    estimate = [round(s * rng.uniform(0.7, 1.3) if seed % 2 else s * 0.8 + rng.uniform(-50, 50)) for s in sizes]
+    limit = rng.randint(50, 11 * 10**5)
+    calls = []
+
+    def size(k):
+        calls.append(k)
+        return sizes[k]
+
+    fits = [k for k, s in enumerate(sizes) if s <= limit]
+    assert largest_within(n, size, lambda k: estimate[k], limit) == (fits[-1] if fits else None)
+    if seed % 2 == 0:  # an estimate in proportion to the size, give or take 50 bytes
+        assert len(set(calls)) <= 5

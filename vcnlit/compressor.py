@@ -29,6 +29,44 @@ DEFAULT_TILE_SIZE = 512
 MIN_TILE_SIZE = 32
 
 
+def largest_within(n: int, size: Callable[[int], int], estimate: Callable[[int], int], limit: int) -> int | None:
+    """The last of ``n`` candidates, in order of growing ``size``, whose size is at most ``limit`` (None: not even
+    the first's): the answer of a bisection on ``size``, which is costly, guided by ``estimate``, a cheap size
+    that grows with it about linearly (a codec's bytes before the container recompresses them), so that
+    ``size`` is taken about four times instead of twice plus the bisection's log2(n)."""
+    known: dict[int, int] = {}
+
+    def real(k: int) -> int:
+        if k not in known:
+            known[k] = size(k)
+        return known[k]
+
+    lo, hi = 0, n - 1
+    if real(lo) > limit:
+        return None
+    if real(hi) <= limit:
+        return hi
+
+    def guessed(k: int) -> float:  # the size, interpolated in the estimate between the known ones around k
+        below, above = max(i for i in known if i <= k), min(i for i in known if i >= k)
+        e0, e1 = estimate(below), estimate(above)
+        if below == above or e0 == e1:
+            return (known[below] + known[above]) / 2
+        return known[below] + (estimate(k) - e0) * (known[above] - known[below]) / (e1 - e0)
+
+    a, b = lo, hi  # bisection on the guesses: the boundary they predict
+    while b - a > 1:
+        mid = (a + b) // 2
+        a, b = (mid, b) if guessed(mid) <= limit else (a, mid)
+    for k in (a, a + 1, a - 1):  # invariant from here: real(lo) <= limit < real(hi)
+        if lo < k < hi:
+            lo, hi = (k, hi) if real(k) <= limit else (lo, k)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if real(mid) <= limit else (lo, mid)
+    return lo
+
+
 class RoundTrip(NamedTuple):
     x_hat: Tensor  # (B, C, H, W) restored images, cropped to the input size, in [0, 1]
     y: Tensor  # re-sampled signals fed to the codec
@@ -240,8 +278,8 @@ class Compressor:
     def compress_to_size(self, x: Tensor, max_bytes: int, rates: list[float],
                          form: Callable[[bytes], bytes] | None = None, y: Tensor | None = None,
                          out_size: tuple[int, int] | None = None) -> tuple[bytes, float]:
-        """The best file of at most ``max_bytes``: a binary search over ``rates``, whose file sizes must
-        grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
+        """The best file of at most ``max_bytes``: a search over ``rates`` (:func:`largest_within`), whose file
+        sizes must grow (SCIC qualities) or shrink (DNNC steps) monotonically along the list; the RSN runs once.
 
         Args:
             x: a (C, H, W) image in [0, 1] with the model's channel count.
@@ -263,23 +301,29 @@ class Compressor:
         check_size(x.shape)
         y = self.rsn(self.pad(x[None]))[0] if y is None else y
         form = form or (lambda data: data)
+        payloads: dict[int, bytes] = {}
+
+        def payload(i: int) -> bytes:  # the codec's own bytes: cheap next to the container's recompression
+            if i not in payloads:
+                payloads[i] = self.codec.encode(y, rates[i])
+            return payloads[i]
+
         coded: dict[int, bytes] = {}
 
         def stream(i: int) -> bytes:
             if i not in coded:
-                coded[i] = form(pack(self.header(x.shape, rates[i], out_size), self.codec.encode(y, rates[i])))
+                coded[i] = form(pack(self.header(x.shape, rates[i], out_size), payload(i)))
             return coded[i]
 
-        small, large = 0, len(rates) - 1
-        if len(stream(small)) > len(stream(large)):
-            small, large = large, small
-        if len(stream(small)) > max_bytes:
-            raise ConfigError(f"the smallest file this model makes of this image is {len(stream(small))} bytes "
-                              f"({self.codec.rate_key} {rates[small]:g}); asked for at most {max_bytes}")
-        while abs(large - small) > 1:  # invariant: stream(small) fits; stream(large) is unknown or too big
-            mid = (small + large) // 2
-            small, large = (mid, large) if len(stream(mid)) <= max_bytes else (small, mid)
-        best = large if len(stream(large)) <= max_bytes else small
+        order = list(range(len(rates)))  # by growing file size: qualities up, steps down
+        if len(stream(0)) > len(stream(order[-1])):
+            order.reverse()
+        best = largest_within(len(order), lambda k: len(stream(order[k])), lambda k: len(payload(order[k])),
+                              max_bytes)
+        if best is None:
+            raise ConfigError(f"the smallest file this model makes of this image is {len(stream(order[0]))} bytes "
+                              f"({self.codec.rate_key} {rates[order[0]]:g}); asked for at most {max_bytes}")
+        best = order[best]
         if self.refinement.steps:  # refined at the rate found; kept only if it still fits
             refined = self.signal(x[None], y[None], rates[best])[0]
             data = form(pack(self.header(x.shape, rates[best], out_size), self.codec.encode(refined, rates[best])))
