@@ -33,7 +33,8 @@ def test_bench_quick_writes_every_figure(tmp_path):
     assert all(t["encode_s"] > 0 and t["decode_s"] > 0 for t in res["entropy"]["context_time"].values())
     assert all(r["bd_rate"] < 0 for r in res["entropy"]["codec_rd"])  # every new setting saves bits
     users = [v for v in res["memory"].values() if isinstance(v, dict)]
-    assert len(users) == 2 and all(u["compress_s"] > 0 and u["decompress_mb"] > 0 and u["avif_s"] > 0 for u in users)
+    assert len(users) == 2 and all(u["compress_s"] > 0 and u["decompress_mb"] > 0 and u["avif_s"] > 0
+                                  and u["compress_bpp_s"] > 0 for u in users)
     assert {t["target"].split(",")[0] for t in res["targets"]} >= {
         "Lightning overhead", "codec share of an end-to-end step", "DNNC real / ideal code length (worst row)",
         "context / per-band bytes at the dnnc_lowres low rate points (worst row)"}
