@@ -73,31 +73,35 @@ def test_the_member_with_the_better_real_psnr_within_the_budget_wins(group, x):
         group.compress_to_size(x, 10)
 
 
-def test_an_enlarged_image_is_one_more_candidate_and_decodes_at_the_original_size(group, x):
-    """A member that also codes the image enlarged: its files of the enlarged image compete with the rest, and
-    every file decodes (header: the enlarged size and the original one) to the original size."""
+def test_a_resized_image_is_one_more_candidate_and_decodes_at_the_original_size(group, x):
+    """A member that also codes the image enlarged and shrunk: its files of the resized image compete with the
+    rest, and every file decodes (header: the coded size and the original one) to the original size; a budget
+    below the image's own smallest file is met by the shrunk image."""
     from vcnlit.codecs import unpack
-    from vcnlit.multirate import enlarged
+    from vcnlit.multirate import resized
 
     low, full = group.members
-    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, enlarge=(1.5,)), full])
-    assert enlarged(x, 1.5).shape[-2:] == (round(H * 1.5), round(W * 1.5)) and enlarged(x, 1) is x
+    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, resize=(0.75, 1.5)), full])
+    assert resized(x, 1.5).shape[-2:] == (round(H * 1.5), round(W * 1.5)) and resized(x, 1) is x
     kinds = set()
-    smallest = len(low.comp.compress(x, low.bottom))  # only the unenlarged image fits
-    for budget in (smallest, 1600, 10**6):
+    smallest = len(low.comp.compress(x, low.bottom))  # the image itself at the lowest quality
+    for budget in (smallest - 1, smallest, 1600, 10**6):
         choice = wide.compress_to_size(x, budget, decode=True)
-        plain = group.compress_to_size(x, budget, decode=True)
-        assert len(choice.data) <= budget and psnr8(choice.x_hat, x) >= psnr8(plain.x_hat, x)
+        assert len(choice.data) <= budget
+        if budget >= smallest:
+            assert psnr8(choice.x_hat, x) >= psnr8(group.compress_to_size(x, budget, decode=True).x_hat, x)
         hdr, _ = unpack(choice.data)
         assert hdr.image_size == (H, W) and choice.member.comp.decompress(choice.data).shape == x.shape
-        if choice.enlarge != 1:
-            assert (hdr.height, hdr.width) == (round(H * 1.5), round(W * 1.5)) and hdr.out_size == (H, W)
-            data, _ = low.comp.compress_to_size(enlarged(x, 1.5), budget, low.grid, out_size=(H, W))
+        if choice.resize != 1:
+            size = (round(H * choice.resize), round(W * choice.resize))
+            assert (hdr.height, hdr.width) == size and hdr.out_size == (H, W)
+            data, _ = low.comp.compress_to_size(resized(x, choice.resize), budget, low.grid, out_size=(H, W))
             assert data == choice.data
-        kinds.add(choice.enlarge)
-    assert kinds == {1.0, 1.5}
-    with pytest.raises(ConfigError, match="above 1"):
-        member(low.name, low.model, low.comp, enlarge=(0.5,))
+        kinds.add(choice.resize)
+    assert {0.75, 1.5} <= kinds <= {0.75, 1.0, 1.5}
+    for bad in ((0.5,), (1.0,), (float("nan"),)):
+        with pytest.raises(ConfigError, match="resize factors"):
+            member(low.name, low.model, low.comp, resize=bad)
 
 
 def test_an_enlargement_past_the_largest_stream_is_left_out(group, x, monkeypatch):
@@ -105,10 +109,10 @@ def test_an_enlargement_past_the_largest_stream_is_left_out(group, x, monkeypatc
     from vcnlit.codecs import container
 
     low, full = group.members
-    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, enlarge=(1.5,)), full])
+    wide = MultiRate("tiny", [member(low.name, low.model, low.comp, resize=(1.5,)), full])
     monkeypatch.setattr(container, "MAX_SAMPLES", 3 * H * W)
     choice = wide.compress_to_size(x, 10**6, decode=True)
-    assert choice.enlarge == 1 and choice.member.comp.decompress(choice.data).shape == x.shape
+    assert choice.resize == 1 and choice.member.comp.decompress(choice.data).shape == x.shape
 
 
 def test_a_member_may_search_past_its_trained_range(group):
@@ -160,7 +164,7 @@ def test_compress_bpp_is_honoured_across_both_members_and_decodes_without_model(
         stdout, err = capsys.readouterr()
         assert out.stat().st_size <= math.floor(target * 96 * 128 / 8) and not err, err
         assert f"{DEFAULT_MODEL}: " in stdout
-        used |= {n for n in (low, full) if f": {n}," in stdout or f": {n} on the image enlarged" in stdout}
+        used |= {n for n in (low, full) if f": {n}," in stdout or f": {n} on the image " in stdout}
         assert main(["decompress", str(out), str(tmp_path / f"{target}.png")]) == 0
         assert Image.open(tmp_path / f"{target}.png").size == (128, 96)
     assert used == {low, full}

@@ -173,8 +173,8 @@ def compress(args: argparse.Namespace) -> None:
         _, jh, jw = layout_of(data)
         what = f"; a standard JPEG of the {jw}x{jh} re-sampled image"
     by = f"{group.name}: {model.experiment}" if group else model.experiment
-    if args.bpp is not None and choice.enlarge != 1:
-        by += f" on the image enlarged {choice.enlarge:.3g}x"
+    if args.bpp is not None and choice.resize != 1:
+        by += f" on the image {'enlarged' if choice.resize > 1 else 'shrunk'} {choice.resize:.3g}x"
     print(f"{out}: {len(data)} bytes, {bpp(len(data), h, w):.4f} bpp ({w}x{h}, {x.shape[0]} channel(s), "
           f"{by}, {model.codec.name} {model.codec.rate_key}={rate:g}{what})")
 

@@ -174,7 +174,7 @@ def code_model(x: Tensor, group, max_bytes: int, stem: str) -> tuple[Coded, list
     choice = group.compress_to_size(x, max_bytes, memo=memo, decode=True)
     m = choice.member
     who = f"{m.name}, " if len(group.members) > 1 else ""
-    who += f"enlarged {choice.enlarge:.3g}x, " if choice.enlarge != 1 else ""
+    who += f"{'enlarged' if choice.resize > 1 else 'shrunk'} {choice.resize:.3g}x, " if choice.resize != 1 else ""
     coded = Coded("vcnlit", f"{who}{m.model.codec.rate_key} {choice.rate:g}", choice.data, f"{stem}.vcn",
                   choice.x_hat, *_measure(x, choice.x_hat))
     if choice.top and len(choice.data) < 0.95 * max_bytes:

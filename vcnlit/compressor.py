@@ -262,7 +262,7 @@ class Compressor:
             x: a (C, H, W) image in [0, 1] with the model's channel count.
             rate: the codec rate (quality or step); None: the codec's own.
             out_size: (height, width) the decoder resizes the restored ``x`` to, when ``x`` was resized
-                from an image of that size (:func:`vcnlit.multirate.enlarged`); None: ``x``'s own.
+                from an image of that size (:func:`vcnlit.multirate.resized`); None: ``x``'s own.
 
         Returns:
             The bitstream's bytes.

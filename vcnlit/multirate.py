@@ -3,9 +3,10 @@ the one whose decoded image has the highest PSNR (real bytes, real distortion).
 
 A zoo composite (:data:`vcnlit.zoo.COMPOSITES`) is such a group: a half-size model, best at low rates, and a
 full-size one, best at high rates, picked per image and per budget. A single model is a group of one.
-A member may also code the image enlarged (:func:`enlarged`): a half-size model then codes a signal between
-half and full size, which fills the rates between the two models; the stream names the original size, and
-the decoder resizes its image back to it. Every file is an ordinary stream of the member that made it (its
+A member may also code the image resized (:func:`resized`): a half-size model on the image enlarged codes a
+signal between half and full size, which fills the rates between the two models, and on the image shrunk a
+signal below half size, for the lowest rates of smooth photos; the stream names the original size, and the
+decoder resizes its image back to it. Every file is an ordinary stream of the member that made it (its
 header's fingerprint names it), so it decodes like any other.
 """
 
@@ -26,6 +27,8 @@ from vcnlit.compressor import Compressor
 from vcnlit.errors import ConfigError
 from vcnlit.nets.resampling import resize
 
+#: resize factors must be above this (a shrunk side keeps at least half of its pixels)
+MIN_FACTOR = 0.5
 #: the bpp targets a composite's RD curve is drawn at (``python -m vcnlit.evaluate model=NAME``)
 TARGETS = (0.03, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5)
 #: the rate key of a results file drawn at bpp targets
@@ -49,7 +52,7 @@ class Member(NamedTuple):
     model: LoadedModel
     comp: Compressor
     grid: list[float]  # the rates its budget search runs over (:func:`rate_grid`)
-    enlarge: tuple[float, ...] = ()  # factors it also codes the image enlarged by (besides 1)
+    resize: tuple[float, ...] = ()  # factors it also codes the image resized by (besides 1)
 
     @property
     def top(self) -> float:
@@ -63,20 +66,25 @@ class Member(NamedTuple):
 
 
 def member(name: str, model: LoadedModel, comp: Compressor, best: float | None = None,
-           enlarge: tuple[float, ...] = ()) -> Member:
+           resize: tuple[float, ...] = ()) -> Member:
     """A group member searching its :func:`rate_grid` (to ``best`` where given), on the image and on the image
-    enlarged by each factor of ``enlarge``."""
-    if any(not (math.isfinite(f) and f > 1) for f in enlarge):
-        raise ConfigError(f"{name}: enlargement factors must be above 1, got {enlarge}")
-    return Member(name, model, comp, rate_grid(model, best), tuple(float(f) for f in enlarge))
+    resized by each factor of ``resize`` (above 1: enlarged; below: shrunk)."""
+    if any(not (math.isfinite(f) and f > MIN_FACTOR and f != 1) for f in resize):
+        raise ConfigError(f"{name}: resize factors must be above {MIN_FACTOR:g} and other than 1, got {resize}")
+    return Member(name, model, comp, rate_grid(model, best), tuple(float(f) for f in resize))
 
 
-def enlarged(x: Tensor, factor: float) -> Tensor:
-    """A (C, H, W) image resized (bicubic) to ``factor`` times its height and width, rounded; ``x`` itself at 1."""
+def resized(x: Tensor, factor: float) -> Tensor:
+    """A (C, H, W) image resized (bicubic, antialiased) to ``factor`` times its height and width, rounded (at
+    least 1 pixel); ``x`` itself at 1."""
     if factor == 1:
         return x
+    return resize(x[None], _size(x, factor))[0].clamp(0, 1)
+
+
+def _size(x: Tensor, factor: float) -> tuple[int, int]:
     h, w = x.shape[-2:]
-    return resize(x[None], (round(h * factor), round(w * factor)))[0].clamp(0, 1)
+    return max(1, round(h * factor)), max(1, round(w * factor))
 
 
 class Choice(NamedTuple):
@@ -85,24 +93,24 @@ class Choice(NamedTuple):
     rate: float  # its codec rate
     top: bool  # coded at the member's best-quality rate: no member could spend more of the budget
     x_hat: Tensor | None  # its decoded (C, H, W) image (None when only one member fits and none was asked)
-    enlarge: float = 1.0  # the factor the member coded the image enlarged by
+    resize: float = 1.0  # the factor the member coded the image resized by
 
 
 def _fits(x: Tensor, factor: float) -> bool:
-    """Whether ``x`` enlarged by ``factor`` is within the largest image a stream may hold (else that candidate
+    """Whether ``x`` resized by ``factor`` is within the largest image a stream may hold (else that candidate
     is left out: the image itself still codes)."""
-    c, h, w = x.shape[-3:]
-    return c * round(h * factor) * round(w * factor) <= container.MAX_SAMPLES
+    h, w = _size(x, factor)
+    return x.shape[-3] * h * w <= container.MAX_SAMPLES
 
 
 def _key(m: Member, factor: float) -> str:
-    """A member's name, or its name and the factor it codes the image enlarged by."""
+    """A member's name, or its name and the factor it codes the image resized by."""
     return m.name if factor == 1 else f"{m.name}@{factor:g}"
 
 
 @dataclass
 class ImageMemo:
-    """What several budgets of one image share: each enlargement of it, each member's Y (by :func:`_key`),
+    """What several budgets of one image share: each resized copy of it, each member's Y (by :func:`_key`),
     and each decoded (key, rate) file."""
 
     images: dict[float, Tensor] = field(default_factory=dict)
@@ -138,7 +146,7 @@ class MultiRate:
     def compress_to_size(self, x: Tensor, max_bytes: int, form: Callable[[bytes], bytes] | None = None,
                          memo: ImageMemo | None = None, decode: bool = False) -> Choice:
         """The file of at most ``max_bytes`` that decodes best: each member's largest file within the budget
-        (:meth:`Compressor.compress_to_size` over its grid), of the image and of each enlargement of it,
+        (:meth:`Compressor.compress_to_size` over its grid), of the image and of each resized copy of it,
         decoded, and the highest PSNR against ``x``.
 
         Args:
@@ -157,10 +165,10 @@ class MultiRate:
         first: ConfigError | None = None
         size = (int(x.shape[-2]), int(x.shape[-1]))
         for m in self.members:
-            for f in (1.0, *(f for f in m.enlarge if _fits(x, f))):
+            for f in (1.0, *(f for f in m.resize if _fits(x, f))):
                 key = _key(m, f)
                 if f not in memo.images:
-                    memo.images[f] = enlarged(x, f)
+                    memo.images[f] = resized(x, f)
                 xf = memo.images[f]
                 if key not in memo.ys:
                     memo.ys[key] = m.comp.rsn(m.comp.pad(xf[None]))[0]
@@ -168,7 +176,7 @@ class MultiRate:
                     fits.append((m, f, *m.comp.compress_to_size(xf, max_bytes, m.grid, form, y=memo.ys[key],
                                                                  out_size=None if f == 1 else size)))
                 except ConfigError as e:
-                    first = first or e  # the first member's, unenlarged: its smallest file is the smallest
+                    first = first or e  # the first member's, not resized: its smallest file is the smallest
         if not fits:
             assert first is not None
             raise first

@@ -73,7 +73,7 @@ class RandomCrops(Dataset):
     """``length`` random crops (with random flips) drawn from in-memory images; with ``upscale`` above 1, a
     share ``upscale_p`` of them are of the image enlarged by a factor drawn uniformly from 1 to ``upscale``
     (a smaller crop resized up to the patch, bicubic), as the composites' enlarged candidates code photos
-    (:func:`vcnlit.multirate.enlarged`)."""
+    (:func:`vcnlit.multirate.resized`)."""
 
     def __init__(self, images: list[Tensor], patch_size: int, length: int, flips: bool = True,
                  upscale: float = 1.0, upscale_p: float = 0.5) -> None:

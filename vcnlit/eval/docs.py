@@ -428,11 +428,15 @@ TABLES: dict[str, Table] = {
         *rgb_and_y("scic_fullres_rgb_chroma against scic_fullres_rgb", f"{_CT}/scic_fullres_rgb_chroma_flips1",
                    f"{_CT}/scic_fullres_rgb_flips1"),
     )),
-    "photos": PairTable("trained with the extra colour photos (`experiments/results/more_photos/`)", (
+    "photos": PairTable("trained with the extra natural photos (`experiments/results/more_photos/`)", (
         *rgb_and_y("scic_lowres_rgb_photos against scic_lowres_rgb_chroma (2 flips each)",
                    f"{_MP}/scic_lowres_rgb_photos", f"{_CT}/scic_lowres_rgb_chroma_flips2"),
         *rgb_and_y("scic_fullres_rgb_photos against scic_fullres_rgb_chroma", f"{_MP}/scic_fullres_rgb_photos",
                    f"{_CT}/scic_fullres_rgb_chroma_flips1"),
+        pair("grayscale: scic_lowres_photos against scic_lowres_long (4 flips each)", f"{_MP}/scic_lowres_photos",
+             f"{_MP}/scic_lowres_long", None),
+        pair("grayscale: scic_fullres_photos against scic_fullres", f"{_MP}/scic_fullres_photos",
+             f"{_MP}/scic_fullres", None),
     )),
     "refine": PairTable("model, `--refine 10` (`eval.refine.steps=10`) against none", (
         pair("scic_lowres (the float32 zoo model)", f"{_RF}/scic_lowres_refine10", ZOO_BEFORE, None),

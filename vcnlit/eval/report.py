@@ -64,12 +64,12 @@ def multirate_results(group: MultiRate, images: Sequence[tuple[str, Tensor]], ta
     meta = {"experiment": group.name, "channels": group.members[0].model.system.channels, "rate_key": TARGET_KEY,
             "rate_points": targets, "members": {m.name: {"codec": codec_spec(m.model.codec),
                                                          "rates": [min(m.grid), max(m.grid)],
-                                                         **({"enlarge": list(m.enlarge)} if m.enlarge else {})}
+                                                         **({"resize": list(m.resize)} if m.resize else {})}
                         for m in group.members},
             "rule": "each member's largest file within the target (bytes of the .vcn file), of the image and of each "
-                    "enlargement of it, decoded; the highest "
+                    "resized copy of it, decoded; the highest "
                     "RGB PSNR wins; a target below every member's range: the first member's smallest file",
-            "coded_by": {n: [{"member": m, "rate": r, **({"enlarge": f} if f != 1 else {})} for m, r, f in p]
+            "coded_by": {n: [{"member": m, "rate": r, **({"resize": f} if f != 1 else {})} for m, r, f in p]
                          for (n, _), p in zip(images, picks)},
             "images": [n for n, _ in images],
             **_coding_meta(first, jpeg_sizes=True), **(extra_meta or {})}

@@ -20,7 +20,7 @@ ZOO_DIR = Path(__file__).resolve().parent
 INDEX = ZOO_DIR / "index.json"
 #: the model ``vcnlit compress`` uses for a colour photo when none is named: a composite (:data:`COMPOSITES`)
 #: of the half-size and the full-size colour models that code chroma with finer steps (the psnr_rgb tables),
-#: the half-size one on the photo enlarged too, picked per image and target (results: experiments/results/auto_default/)
+#: the half-size one on the photo resized too, picked per image and target (results: experiments/results/auto_default/)
 DEFAULT_MODEL = "auto_rgb"
 #: the model ``vcnlit compress`` uses for a grayscale image when none is named (the image comes back gray):
 #: the grayscale composite, as the colour one (results: experiments/results/auto_default/)
@@ -39,18 +39,19 @@ class Composite:
         about: one line on what it is.
         best: for a member whose budget search goes past its trained range, its best-quality rate
             there (the highest JPEG quality).
-        enlarge: for a member that also codes the image enlarged, the factors (:mod:`vcnlit.multirate`).
+        resize: for a member that also codes the image resized (enlarged or shrunk), the factors
+            (:mod:`vcnlit.multirate`).
     """
 
     name: str
     members: tuple[str, ...]
     about: str
     best: dict[str, float] = field(default_factory=dict)
-    enlarge: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    resize: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def options(self, member: str) -> dict[str, Any]:
         """The keyword arguments of :func:`vcnlit.multirate.member` for one of its members."""
-        return {"best": self.best.get(member), "enlarge": self.enlarge.get(member, ())}
+        return {"best": self.best.get(member), "resize": self.resize.get(member, ())}
 
 
 #: every composite, by name
@@ -63,9 +64,11 @@ COMPOSITES = {c.name: c for c in (
     Composite("auto_rgb", ("scic_lowres_rgb_upscaled", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
               {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_upscaled": (4 / 3, 1.6)}),
-    Composite("auto_gray", ("scic_lowres_long", "scic_fullres"),
+    # the grayscale half-size member trained on the extra natural photos too; the full-size one trained with them
+    # (scic_fullres_photos) did no better on the val photos (experiments/results/more_photos/)
+    Composite("auto_gray", ("scic_lowres_photos", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres": 95.0}, {"scic_lowres_long": (4 / 3, 1.6)}),
+              {"scic_fullres": 95.0}, {"scic_lowres_photos": (4 / 3, 1.6)}),
 )}
 
 
