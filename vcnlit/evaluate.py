@@ -108,7 +108,10 @@ def evaluate_composite(cfg: DictConfig, name: str) -> dict[str, Any]:
         model.codec = with_encoder(model.codec, cfg.get("encoder"))
         comp = Compressor(model.system.eval(), model.codec, tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE),
                           refinement=Refinement(**cfg.eval.get("refine", {})), bf16=cfg.eval.get("bf16"))
-        members.append(member(n, model, comp, **spec.options(n)))
+        opts = spec.options(n)
+        if n == spec.members[0] and cfg.eval.get("resize") is not None:
+            opts["resize"] = tuple(float(f) for f in cfg.eval.resize)
+        members.append(member(n, model, comp, **opts))
     _rate_points(cfg, list(TARGETS))
     group = MultiRate(name, members)
     images = test_images(cfg, members[0].model.system.channels)

@@ -310,21 +310,23 @@ VAL12_GRAY = f"{RESULTS}/val12/gray"
 
 
 def _gray_default_rows() -> tuple[Pair, ...]:
-    """The grayscale default (``auto_gray``) against each anchor, up to 0.5 and 1 bpp."""
+    """The grayscale default (``auto_gray``) against the former one and each anchor, up to 0.5 and 1 bpp."""
     run = f"{RESULTS}/auto_default/auto_gray"
-    return tuple(Pair(f"against {name}", (f"{run}_test.json", f"{TEST_GRAY}/{codec}.json"),
-                      (f"{run}_val.json", f"{VAL12_GRAY}/{codec}.json"), max_bpp)
-                 for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"),
-                                     ("jpeg2000", "JPEG 2000"), ("jpeg_optimized", "Huffman-optimised JPEG"))
-                 for max_bpp in (0.5, 1.0))
+    former = tuple(Pair("against the former default (`scic_lowres_long` + `scic_fullres`, no shrunk photos)",
+                        (f"{run}_test.json", f"{run}_base_split_test.json"),
+                        (f"{run}_val.json", f"{run}_base_split_val.json"), max_bpp) for max_bpp in (0.5, 1.0))
+    return former + tuple(Pair(f"against {name}", (f"{run}_test.json", f"{TEST_GRAY}/{codec}.json"),
+                               (f"{run}_val.json", f"{VAL12_GRAY}/{codec}.json"), max_bpp)
+                          for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"),
+                                              ("jpeg2000", "JPEG 2000"), ("jpeg_optimized", "Huffman-optimised JPEG"))
+                          for max_bpp in (0.5, 1.0))
 
 
 def _auto_rows() -> tuple[Pair, ...]:
     """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
-    rows = [Pair(f"against the former default (`scic_lowres_rgb_photos` + `scic_fullres_rgb_photos`, no enlarged "
-                 f"photos), {metric}",
-                 (f"{AUTO}_test.json{tag}", f"{AUTO}_unenlarged_test.json{tag}"),
-                 (f"{AUTO}_val.json{tag}", f"{AUTO}_unenlarged_val.json{tag}"), max_bpp)
+    rows = [Pair(f"against the former default (the same members, no shrunk photos), {metric}",
+                 (f"{AUTO}_test.json{tag}", f"{AUTO}_unshrunk_test.json{tag}"),
+                 (f"{AUTO}_val.json{tag}", f"{AUTO}_unshrunk_val.json{tag}"), max_bpp)
             for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for max_bpp in (0.5, 1.0)]
     for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
                         ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
@@ -340,7 +342,7 @@ _EN = "enlarge"
 
 def _enlarge_rows() -> tuple[Pair, ...]:
     """The enlarged candidates of the defaults, and the two member recipes tried with them."""
-    gray = "auto_default/auto_gray"
+    gray = "auto_default/auto_gray_base_split"
     deep = Pair("`auto_rgb` with `scic_fullres_rgb_deep` as its full-size member, against with "
                 "`scic_fullres_rgb_photos` (both with the enlarged candidates)", None,
                 (f"{RESULTS}/{_EN}/auto_rgb_deep_val.json", f"{RESULTS}/{_EN}/auto_rgb_val.json"), 1.0)
@@ -348,16 +350,30 @@ def _enlarge_rows() -> tuple[Pair, ...]:
         *(pair(f"`auto_rgb` with the enlarged candidates, against without, {metric}", f"{_EN}/auto_rgb",
                "auto_default/auto_rgb_unenlarged", mx, tag)
           for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.5, 1.0)),
-        *(pair("`auto_gray` with the enlarged candidates, against without", gray, f"{gray}_unenlarged", mx)
+        *(pair("`auto_gray` with the enlarged candidates, against without", gray, "auto_default/auto_gray_unenlarged", mx)
           for mx in (0.5, 1.0)),
         *rgb_and_y("scic_lowres_rgb_upscaled against scic_lowres_rgb_photos (2 flips each, not enlarged)",
                    f"{_EN}/scic_lowres_rgb_upscaled", f"{_MP}/scic_lowres_rgb_photos", None),
         *(pair(f"`auto_rgb` with `scic_lowres_rgb_upscaled` as its half-size member (the default), against with "
-               f"`scic_lowres_rgb_photos`, {metric}", "auto_default/auto_rgb", f"{_EN}/auto_rgb", mx, tag)
+               f"`scic_lowres_rgb_photos`, {metric}", "auto_default/auto_rgb_unshrunk", f"{_EN}/auto_rgb", mx, tag)
           for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.5, 1.0)),
         *rgb_and_y("scic_fullres_rgb_deep against scic_fullres_rgb_photos", f"{_EN}/scic_fullres_rgb_deep",
                    f"{_MP}/scic_fullres_rgb_photos", None),
         deep,
+    )
+
+
+def _shrink_rows() -> tuple[Pair, ...]:
+    """The shrunk candidates of the defaults: each default against itself without them."""
+    return (
+        *(pair(f"`auto_rgb` with the shrunk candidates, against without, {metric}", "auto_default/auto_rgb",
+               "auto_default/auto_rgb_unshrunk", mx, tag)
+          for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.25, 0.5, 1.0)),
+        *(pair("`auto_gray` with the shrunk candidates, against without", "auto_default/auto_gray",
+               "auto_default/auto_gray_unshrunk", mx) for mx in (0.25, 0.5, 1.0)),
+        *(pair("`auto_gray` with `scic_lowres_photos` as its half-size member, against with `scic_lowres_long` "
+               "(both without the shrunk candidates)", "auto_default/auto_gray_unshrunk",
+               "auto_default/auto_gray_base_split", mx) for mx in (0.5, 1.0)),
     )
 
 
@@ -473,6 +489,7 @@ TABLES: dict[str, Table] = {
     "auto": PairTable("`auto_rgb`, the default (`vcnlit compress --bpp`)", _auto_rows()),
     "enlarge": PairTable("enlarged candidates and the recipes tried with them (`experiments/results/enlarge/`)",
                          _enlarge_rows()),
+    "shrink": PairTable("shrunk candidates (`experiments/results/auto_default/`)", _shrink_rows()),
     "recompress": RecompressTable(),
     "gray-default": PairTable("`auto_gray`, the grayscale default", _gray_default_rows()),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),

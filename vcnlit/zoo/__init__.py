@@ -60,15 +60,16 @@ COMPOSITES = {c.name: c for c in (
     # val photo, so its search goes on there: the range reaches 1.5 bpp on photos that code small
     # the half-size model codes the image enlarged 4/3 and 1.6x too (a signal 2/3 and 4/5 of the photo's size):
     # between the two models' ranges those files decode better on the val photos (experiments/results/enlarge/),
-    # in colour and in gray
+    # in colour and in gray; and shrunk to 3/4 (a signal 3/8 of its size), for the low rates of smooth photos
+    # (experiments/results/auto_default/)
     Composite("auto_rgb", ("scic_lowres_rgb_upscaled", "scic_fullres_rgb_photos"),
               "colour, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_upscaled": (4 / 3, 1.6)}),
+              {"scic_fullres_rgb_photos": 95.0}, {"scic_lowres_rgb_upscaled": (0.75, 4 / 3, 1.6)}),
     # the grayscale half-size member trained on the extra natural photos too; the full-size one trained with them
     # (scic_fullres_photos) did no better on the val photos (experiments/results/more_photos/)
     Composite("auto_gray", ("scic_lowres_photos", "scic_fullres"),
               "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres": 95.0}, {"scic_lowres_photos": (4 / 3, 1.6)}),
+              {"scic_fullres": 95.0}, {"scic_lowres_photos": (0.75, 4 / 3, 1.6)}),
 )}
 
 
