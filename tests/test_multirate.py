@@ -99,6 +99,10 @@ def test_a_resized_image_is_one_more_candidate_and_decodes_at_the_original_size(
             assert data == choice.data
         kinds.add(choice.resize)
     assert {0.75, 1.5} <= kinds <= {0.75, 1.0, 1.5}
+    below = wide.smallest(x)  # a target below every candidate: the shrunk image's smallest file
+    assert below.resize == 0.75 and len(below.data) < smallest and below.x_hat.shape == x.shape
+    with pytest.raises(ConfigError, match=f"is {len(below.data)} bytes"):
+        wide.compress_to_size(x, len(below.data) - 1)
     for bad in ((0.5,), (1.0,), (float("nan"),)):
         with pytest.raises(ConfigError, match="resize factors"):
             member(low.name, low.model, low.comp, resize=bad)

@@ -157,15 +157,15 @@ class MultiRate:
             decode: decode the chosen file even when only one member fits.
 
         Raises:
-            ConfigError: no member makes a file that small (the first member's message: it makes the
-                smallest files).
+            ConfigError: no member makes a file that small (the message of the first member on its most
+                shrunk image: it makes the smallest files).
         """
         memo = memo or ImageMemo()
         fits: list[tuple[Member, float, bytes, float]] = []
         first: ConfigError | None = None
         size = (int(x.shape[-2]), int(x.shape[-1]))
         for m in self.members:
-            for f in (1.0, *(f for f in m.resize if _fits(x, f))):
+            for f in sorted({1.0, *(f for f in m.resize if _fits(x, f))}):
                 key = _key(m, f)
                 if f not in memo.images:
                     memo.images[f] = resized(x, f)
@@ -176,7 +176,7 @@ class MultiRate:
                     fits.append((m, f, *m.comp.compress_to_size(xf, max_bytes, m.grid, form, y=memo.ys[key],
                                                                  out_size=None if f == 1 else size)))
                 except ConfigError as e:
-                    first = first or e  # the first member's, not resized: its smallest file is the smallest
+                    first = first or e  # the first member's on its smallest image: the smallest file
         if not fits:
             assert first is not None
             raise first
@@ -192,8 +192,10 @@ class MultiRate:
 
     @torch.no_grad()
     def smallest(self, x: Tensor, memo: ImageMemo | None = None) -> Choice:
-        """The first member's file at its lowest-quality rate (a budget below every member's range), decoded."""
+        """The first member's file at its lowest-quality rate of its most shrunk image (a budget below every
+        member's range), decoded."""
         memo = memo or ImageMemo()
         m = self.members[0]
-        data = m.comp.compress(x, m.bottom)
-        return Choice(data, m, m.bottom, False, self._decoded(_key(m, 1.0), m, data, m.bottom, memo))
+        f = min((1.0, *m.resize))
+        data = m.comp.compress(resized(x, f), m.bottom, None if f == 1 else (int(x.shape[-2]), int(x.shape[-1])))
+        return Choice(data, m, m.bottom, False, self._decoded(_key(m, f), m, data, m.bottom, memo), f)

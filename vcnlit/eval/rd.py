@@ -37,8 +37,8 @@ def model_code_fn(compressor: Compressor, jpeg_sizes: bool = False) -> CodeFn:
 
 def multirate_code_fn(group: MultiRate, picks: list[list[tuple[str, float, float]]]) -> CodeFn:
     """A group of models (:mod:`vcnlit.multirate`) coding each image to each bpp target, as ``vcnlit
-    compress --bpp`` does; a target below every member's range gets the first member's smallest file.
-    Each image appends to ``picks`` the (member, rate, resize factor) of each target's file; ``bpp-jpeg`` where the
+    compress --bpp`` does; a target below every member's range gets the first member's smallest file (of its most
+    shrunk image). Each image appends to ``picks`` the (member, rate, resize factor) of each target's file; ``bpp-jpeg`` where the
     member's stream is a standard JPEG too."""
 
     def code(x: Tensor, targets: Sequence[float]) -> Iterator[tuple[Tensor, int, dict[str, int]]]:
