@@ -374,6 +374,9 @@ def _shrink_rows() -> tuple[Pair, ...]:
         *(pair("`auto_gray` with `scic_lowres_photos` as its half-size member, against with `scic_lowres_long` "
                "(both without the shrunk candidates)", "auto_default/auto_gray_unshrunk",
                "auto_default/auto_gray_base_split", mx) for mx in (0.5, 1.0)),
+        *(Pair("`auto_gray` shrinking to 3/5 as well (`eval.resize`), against 3/4 alone (the default)", None,
+               (f"{RESULTS}/auto_default/auto_gray_resize06_val.json", f"{RESULTS}/auto_default/auto_gray_val.json"), mx)
+          for mx in (0.25, 0.5)),
     )
 
 
