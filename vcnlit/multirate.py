@@ -160,7 +160,8 @@ class MultiRate:
             ConfigError: no member makes a file that small (the message of the first member on its most
                 shrunk image: it makes the smallest files).
         """
-        memo = memo or ImageMemo()
+        keep = memo is not None  # several budgets of one image share what is kept; one budget holds it no longer
+        memo = memo or ImageMemo()          # than it needs it (peak memory on large photos)
         fits: list[tuple[Member, float, bytes, float]] = []
         first: ConfigError | None = None
         size = (int(x.shape[-2]), int(x.shape[-1]))
@@ -177,12 +178,23 @@ class MultiRate:
                                                                  out_size=None if f == 1 else size)))
                 except ConfigError as e:
                     first = first or e  # the first member's on its smallest image: the smallest file
+                if not keep:
+                    memo.ys.pop(key)
+                    if f != 1:
+                        memo.images.pop(f)
         if not fits:
             assert first is not None
             raise first
-        scored = [(self._decoded(_key(m, f), m, data, rate, memo) if decode or len(fits) > 1 else None, m, f, data, rate)
-                  for m, f, data, rate in fits]
-        x_hat, m, f, data, rate = max(scored, key=lambda s: (psnr8(s[0], x) if s[0] is not None else 0.0, -len(s[3])))
+        best: tuple[tuple[float, int], Tensor | None, Member, float, bytes, float] | None = None
+        for m, f, data, rate in fits:  # the first of the highest PSNR (then the smallest file) wins
+            x_hat = None
+            if decode or len(fits) > 1:
+                x_hat = self._decoded(_key(m, f), m, data, rate, memo) if keep else self.decode(m, data)
+            score = (psnr8(x_hat, x) if x_hat is not None else 0.0, -len(data))
+            if best is None or score > best[0]:
+                best = (score, x_hat, m, f, data, rate)
+        assert best is not None
+        _, x_hat, m, f, data, rate = best
         return Choice(data, m, rate, all(r == c.top for c, _, _, r in fits), x_hat, f)
 
     def _decoded(self, key: str, m: Member, data: bytes, rate: float, memo: ImageMemo) -> Tensor:
@@ -197,5 +209,7 @@ class MultiRate:
         memo = memo or ImageMemo()
         m = self.members[0]
         f = min((1.0, *m.resize))
-        data = m.comp.compress(resized(x, f), m.bottom, None if f == 1 else (int(x.shape[-2]), int(x.shape[-1])))
+        if f not in memo.images:
+            memo.images[f] = resized(x, f)
+        data = m.comp.compress(memo.images[f], m.bottom, None if f == 1 else (int(x.shape[-2]), int(x.shape[-1])))
         return Choice(data, m, m.bottom, False, self._decoded(_key(m, f), m, data, m.bottom, memo), f)
