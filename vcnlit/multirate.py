@@ -117,6 +117,12 @@ class ImageMemo:
     ys: dict[str, Tensor] = field(default_factory=dict)
     decoded: dict[tuple[str, float], Tensor] = field(default_factory=dict)
 
+    def image(self, x: Tensor, factor: float) -> Tensor:
+        """``x`` resized by ``factor`` (:func:`resized`), made once."""
+        if factor not in self.images:
+            self.images[factor] = resized(x, factor)
+        return self.images[factor]
+
 
 def psnr8(x_hat: Tensor, x: Tensor) -> float:
     """PSNR (dB) of a (C, H, W) decoded image, both images at 8 bits (as the results and files count it)."""
@@ -160,17 +166,17 @@ class MultiRate:
             ConfigError: no member makes a file that small (the message of the first member on its most
                 shrunk image: it makes the smallest files).
         """
-        keep = memo is not None  # several budgets of one image share what is kept; one budget holds it no longer
-        memo = memo or ImageMemo()          # than it needs it (peak memory on large photos)
+        # several budgets of one image share what the memo keeps; one budget holds each candidate's images only
+        # while it needs them (peak memory on large photos)
+        keep = memo is not None
+        memo = memo or ImageMemo()
         fits: list[tuple[Member, float, bytes, float]] = []
         first: ConfigError | None = None
         size = (int(x.shape[-2]), int(x.shape[-1]))
         for m in self.members:
             for f in sorted({1.0, *(f for f in m.resize if _fits(x, f))}):
                 key = _key(m, f)
-                if f not in memo.images:
-                    memo.images[f] = resized(x, f)
-                xf = memo.images[f]
+                xf = memo.image(x, f)
                 if key not in memo.ys:
                     memo.ys[key] = m.comp.rsn(m.comp.pad(xf[None]))[0]
                 try:
@@ -209,7 +215,5 @@ class MultiRate:
         memo = memo or ImageMemo()
         m = self.members[0]
         f = min((1.0, *m.resize))
-        if f not in memo.images:
-            memo.images[f] = resized(x, f)
-        data = m.comp.compress(memo.images[f], m.bottom, None if f == 1 else (int(x.shape[-2]), int(x.shape[-1])))
+        data = m.comp.compress(memo.image(x, f), m.bottom, None if f == 1 else (int(x.shape[-2]), int(x.shape[-1])))
         return Choice(data, m, m.bottom, False, self._decoded(_key(m, f), m, data, m.bottom, memo), f)
