@@ -12,7 +12,8 @@ from vcnlit.pixels import from_uint8
 
 NETS = [dict(width=8, rsn_depth=1, idn_depth=1, outer_kernel=3),
         dict(width=8, rsn_depth=2, idn_depth=2, outer_kernel=5, residual=False, conditioned=False, self_ensemble=8),
-        dict(width=8, rsn_depth=1, idn_depth=2, outer_kernel=5, block="residual", upsample="pixel_shuffle")]
+        dict(width=8, rsn_depth=1, idn_depth=2, outer_kernel=5, block="residual", upsample="pixel_shuffle"),
+        dict(width=8, rsn_depth=1, idn_depth=2, outer_kernel=3, idn_dilation=[2, 3])]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

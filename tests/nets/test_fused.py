@@ -6,10 +6,10 @@ import torch
 from vcnlit.nets import ResamplingSystem, fused
 
 
-def _system(block: str, scale: int) -> ResamplingSystem:
+def _system(block: str, scale: int, dilation: list[int] | None = None) -> ResamplingSystem:
     torch.manual_seed(0)
     return ResamplingSystem(channels=3, scale=scale, width=8, rsn_depth=2, idn_depth=2, outer_kernel=5,
-                            block=block, upsample="pixel_shuffle").eval()
+                            block=block, upsample="pixel_shuffle", idn_dilation=dilation).eval()
 
 
 def _plain(monkeypatch):
@@ -19,8 +19,9 @@ def _plain(monkeypatch):
 @pytest.mark.skipif(fused._OPS is None, reason="this torch build has no oneDNN fused convolutions")
 @pytest.mark.parametrize("block", ["plain", "residual"])
 @pytest.mark.parametrize("scale", [1, 2])
-def test_fused_equals_the_modules(block, scale, monkeypatch):
-    s = _system(block, scale)
+@pytest.mark.parametrize("dilation", [None, [1, 3]], ids=["", "dilated"])
+def test_fused_equals_the_modules(block, scale, dilation, monkeypatch):
+    s = _system(block, scale, dilation)
     x = torch.rand(1, 3, 24, 40).contiguous(memory_format=torch.channels_last)
     u = torch.tensor([0.4])
     with torch.no_grad():

@@ -59,8 +59,36 @@ def test_capacity_options_build_what_they_say():
     assert s.hparams["block"] == "residual" and s.hparams["upsample"] == "pixel_shuffle"
     with pytest.raises(ConfigError, match=r"model\.block"):
         ResamplingSystem(block="dense")
+    with pytest.raises(ConfigError, match=r"model\.idn_dilation"):
+        ResamplingSystem(idn_depth=2, idn_dilation=[1, 0])
     with pytest.raises(ConfigError, match=r"model\.upsample"):
         ResamplingSystem(upsample="nearest")
+
+
+def test_dilation_widens_the_decoder_and_survives_the_checkpoint(tmp_path):
+    """``idn_dilation`` dilates the first convolution of each IDN/VCN residual block (a plain layer: itself);
+    the checkpoint carries it, so the reloaded decoder is the same function."""
+    from vcnlit.checkpoint import load_model, save_model
+    from vcnlit.codecs import StandardCodec
+    from vcnlit.nets.receptive import receptive_radius
+
+    kw = dict(channels=1, scale=2, width=8, rsn_depth=1, idn_depth=3, block="residual", upsample="pixel_shuffle")
+    torch.manual_seed(0)
+    s = ResamplingSystem(**kw, idn_dilation=[1, 2, 4]).eval()
+    assert [m.conv1.dilation[0] for m in ResamplingSystem(**kw, idn_dilation=[1, 2]).idn.body
+            if isinstance(m, ResidualBlock)] == [1, 2, 1]  # repeated in turn
+    plain = ResamplingSystem(**kw)
+    blocks = [m for m in s.idn.body if isinstance(m, ResidualBlock)]
+    assert [b.conv1.dilation[0] for b in blocks] == [1, 2, 4] and {b.conv2.dilation[0] for b in blocks} == {1}
+    assert [m.conv1.dilation[0] for m in s.vcn.body if isinstance(m, ResidualBlock)] == [1, 2, 4]
+    assert receptive_radius(s.idn) == receptive_radius(plain.idn) + 4
+    assert "idn_dilation" not in plain.hparams  # the models trained before the option keep their hparams
+    path = save_model(tmp_path / "model.ckpt", s, StandardCodec("jpeg", 50), "scic_lowres")
+    loaded = load_model(path).system
+    assert loaded.hparams["idn_dilation"] == [1, 2, 4]
+    y, u = torch.rand(1, 1, 12, 16), torch.tensor([0.5])
+    with torch.no_grad():
+        assert torch.equal(loaded.idn(y, u), s.idn(y, u))
 
 
 def test_bad_channels():

@@ -7,6 +7,8 @@ rate conditioning and initialisation are our choices, all switchable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -15,8 +17,8 @@ from vcnlit.errors import ConfigError, check_choice
 from vcnlit.nets import fused
 
 
-def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2)
+def _conv(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2 * dilation, dilation=dilation)
 
 
 #: hidden-layer kinds: ``plain`` conv + ReLU layers (the paper), ``residual`` blocks (conv, ReLU, conv, + input)
@@ -32,9 +34,9 @@ class ResidualBlock(nn.Module):
     #: :func:`vcnlit.nets.fused.sequential` runs it as two fused convolutions (``conv1``, ``conv2``)
     fuses_residual = True
 
-    def __init__(self, width: int, kernel: int) -> None:
+    def __init__(self, width: int, kernel: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1, self.conv2 = _conv(width, width, kernel), _conv(width, width, kernel)
+        self.conv1, self.conv2 = _conv(width, width, kernel, dilation=dilation), _conv(width, width, kernel)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv2(F.relu(self.conv1(x), inplace=True))
@@ -43,12 +45,18 @@ class ResidualBlock(nn.Module):
         return h.add_(x)  # in place: the same sum, one large buffer fewer per block
 
 
-def _hidden(width: int, kernel: int, depth: int, block: str) -> list[nn.Module]:
-    """``depth`` hidden units of ``width`` channels: plain conv + ReLU layers, or residual blocks."""
+def _hidden(width: int, kernel: int, depth: int, block: str, dilation: Sequence[int] | None = None) -> list[nn.Module]:
+    """``depth`` hidden units of ``width`` channels: plain conv + ReLU layers, or residual blocks (whose first
+    convolution takes the unit's dilation). ``dilation``: the units' dilations, repeated over them in turn
+    (all 1 when None)."""
     check_choice("model.block", block, BLOCKS)
+    cycle = [1] if dilation is None else [int(d) for d in dilation]
+    if not cycle or min(cycle) < 1:
+        raise ConfigError(f"model.idn_dilation must be a list of dilations >= 1, got {list(dilation or [])}")
+    dilations = [cycle[i % len(cycle)] for i in range(depth)]
     if block == "residual":
-        return [ResidualBlock(width, kernel) for _ in range(depth)]
-    return [m for _ in range(depth) for m in (_conv(width, width, kernel), nn.ReLU(inplace=True))]
+        return [ResidualBlock(width, kernel, d) for d in dilations]
+    return [m for d in dilations for m in (_conv(width, width, kernel, dilation=d), nn.ReLU(inplace=True))]
 
 
 def _init(module: nn.Module, last: nn.Module, last_scale: float) -> None:
@@ -118,7 +126,8 @@ class IDN(nn.Module):
     ``scale=2`` up-samples with a stride-2 transposed convolution (or, with
     ``upsample="pixel_shuffle"``, a sub-pixel convolution). With
     ``conditioned`` one extra input plane carries the codec rate (in [0, 1]), so
-    one network serves the whole rate-distortion curve. The VCN has the same
+    one network serves the whole rate-distortion curve. ``dilation`` (the hidden units' dilations, in turn) widens
+    what each output pixel sees across the codec's blocks at no cost in weights. The VCN has the same
     architecture (see :class:`VCN`).
     """
 
@@ -134,6 +143,7 @@ class IDN(nn.Module):
         conditioned: bool = True,
         block: str = "plain",
         upsample: str = "transposed",
+        dilation: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if scale not in (1, 2):
@@ -142,7 +152,7 @@ class IDN(nn.Module):
         self.scale, self.residual, self.conditioned = scale, residual, conditioned
         cin = channels + int(conditioned)
         layers: list[nn.Module] = [_conv(cin, width, outer_kernel), nn.ReLU(inplace=True)]
-        layers += _hidden(width, kernel, depth, block)
+        layers += _hidden(width, kernel, depth, block, dilation)
         if upsample == "pixel_shuffle":
             self.out: nn.Module = _conv(width, channels * scale * scale, outer_kernel)
             tail: list[nn.Module] = [self.out, nn.PixelShuffle(scale)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import Tensor, nn
@@ -49,7 +49,8 @@ class ResamplingSystem(nn.Module):
     ``hparams`` (plain types only) is what checkpoints store, so a model can be
     rebuilt from a checkpoint without the config that trained it. ``self_ensemble``
     (ours) is a decoder setting, not a weight: :meth:`restore` averages the IDN over
-    that many flips of the decoded signal; training never uses it.
+    that many flips of the decoded signal; training never uses it. ``idn_dilation``
+    (ours): the dilations of the IDN's and VCN's hidden units, repeated over them in turn (None: all 1).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class ResamplingSystem(nn.Module):
         self_ensemble: int = 1,
         block: str = "plain",
         upsample: str = "transposed",
+        idn_dilation: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
@@ -76,12 +78,16 @@ class ResamplingSystem(nn.Module):
             "kernel": kernel, "outer_kernel": outer_kernel, "residual": residual, "conditioned": conditioned,
             "self_ensemble": self_ensemble, "block": block, "upsample": upsample,
         }
+        dilation = None if idn_dilation is None else [int(d) for d in idn_dilation]
+        if dilation is not None and any(d != 1 for d in dilation):  # absent from the models that have none
+            self.hparams["idn_dilation"] = dilation
         self.channels, self.scale = channels, scale
         common = {"channels": channels, "width": width, "kernel": kernel, "outer_kernel": outer_kernel,
                       "scale": scale, "residual": residual, "block": block}
         self.rsn = RSN(depth=rsn_depth, **common)
-        self.idn = IDN(depth=idn_depth, conditioned=conditioned, upsample=upsample, **common)
-        self.vcn = VCN(depth=idn_depth, conditioned=conditioned, upsample=upsample, **common)
+        decoder = {"depth": idn_depth, "conditioned": conditioned, "upsample": upsample, "dilation": dilation}
+        self.idn = IDN(**decoder, **common)
+        self.vcn = VCN(**decoder, **common)
 
     @property
     def self_ensemble(self) -> int:
