@@ -26,7 +26,10 @@ DERIVED = {
     "scic_fullres_rgb_deep": ("scic_fullres_rgb_photos", "model.block", "residual", "plain"),
     "scic_lowres_rgb_upscaled": ("scic_lowres_rgb_photos", "data.upscale", 1.6, 1.0),
     "scic_lowres_rgb_dilated": ("scic_lowres_rgb_upscaled", "model.idn_dilation", [1, 2, 4, 2], None),
+    "scic_fullres_rgb_dilated": ("scic_fullres_rgb_photos", "model.idn_dilation", [1, 2, 4, 2], None),
     "scic_lowres_photos": ("scic_lowres_long", "data.more_photos", True, False),
+    "scic_lowres_photos_dilated": ("scic_lowres_photos", "model.idn_dilation", [1, 2, 4, 2], None),
+    "scic_fullres_dilated": ("scic_fullres", "model.idn_dilation", [1, 2, 4, 2], None),
     "scic_fullres_photos": ("scic_fullres", "data.more_photos", True, False),
 }
 EXPERIMENTS = sorted({*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS, *DERIVED})

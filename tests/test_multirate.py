@@ -185,14 +185,17 @@ def test_evaluate_a_composite_writes_its_targets(tmp_path):
     folder = tmp_path / "imgs"
     folder.mkdir()
     Image.fromarray(natural_crop("astronaut", (64, 80), rgb=True)).save(folder / "p.png")
+    first, full = composites()[DEFAULT_MODEL].members
+    other = "scic_lowres_rgb_photos"  # eval.members: another zoo model in the half-size member's place
     p = run_module("vcnlit.evaluate", f"model={DEFAULT_MODEL}", f"data.test_dir={folder}", "eval.rate_points=[0.2,1.2]",
-                   "eval.baseline_points=[10,50,90]", "eval.resize=[1.5]", f"hydra.run.dir={tmp_path / 'ev'}")
+                   "eval.baseline_points=[10,50,90]", "eval.resize=[1.5]", f"eval.members=[{other},{full}]",
+                   f"hydra.run.dir={tmp_path / 'ev'}")
     assert p.returncode == 0, p.stderr[-2000:]
     rd = json.loads((tmp_path / "ev" / "rd.json").read_text())
     assert rd["results"][TARGET_KEY] == [0.2, 1.2] and rd["meta"]["experiment"] == DEFAULT_MODEL
-    first = composites()[DEFAULT_MODEL].members[0]
-    assert rd["meta"]["members"][first]["resize"] == [1.5]  # eval.resize: the half-size member's factors
-    assert [c["member"] for c in rd["meta"]["coded_by"]["p.png"]] == list(composites()[DEFAULT_MODEL].members)
+    assert first not in rd["meta"]["members"]
+    assert rd["meta"]["members"][other]["resize"] == [1.5]  # eval.resize: the half-size member's factors
+    assert [c["member"] for c in rd["meta"]["coded_by"]["p.png"]] == [other, full]
     assert (tmp_path / "ev" / "baseline_jpeg.json").is_file()
 
 

@@ -94,22 +94,25 @@ def test_images(cfg: DictConfig, channels: int) -> list[tuple[str, Tensor]]:
 def evaluate_composite(cfg: DictConfig, name: str) -> dict[str, Any]:
     """A zoo composite's curve at ``eval.rate_points`` bpp targets (None: :data:`vcnlit.multirate.TARGETS`),
     each member with this run's encoder settings, flips, tiles and precision; compared with the first
-    member's plain codec."""
+    member's plain codec. ``eval.members`` puts other zoo models in its members' places (with their options)."""
     from vcnlit.checkpoint import load_model
     from vcnlit.compressor import Compressor
     from vcnlit.multirate import TARGETS, MultiRate, member
     from vcnlit.zoo import composites, resolve
 
     members, spec = [], composites()[name]
-    for n in spec.members:
+    names = list(cfg.eval.get("members") or spec.members)
+    if len(names) != len(spec.members):
+        raise ConfigError(f"eval.members names {len(names)} models; {name} has {len(spec.members)}: {list(spec.members)}")
+    for n, own in zip(names, spec.members):
         model = load_model(resolve(n))
         if cfg.get("self_ensemble") is not None:
             model.system.set_self_ensemble(int(cfg.self_ensemble))
         model.codec = with_encoder(model.codec, cfg.get("encoder"))
         comp = Compressor(model.system.eval(), model.codec, tile_size=cfg.eval.get("tile_size", DEFAULT_TILE_SIZE),
                           refinement=Refinement(**cfg.eval.get("refine", {})), bf16=cfg.eval.get("bf16"))
-        opts = spec.options(n)
-        if n == spec.members[0] and cfg.eval.get("resize") is not None:
+        opts = spec.options(own)
+        if own == spec.members[0] and cfg.eval.get("resize") is not None:
             opts["resize"] = tuple(float(f) for f in cfg.eval.resize)
         members.append(member(n, model, comp, **opts))
     _rate_points(cfg, list(TARGETS))
