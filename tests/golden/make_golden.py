@@ -51,6 +51,7 @@ _COLOUR = {**_CONTEXT, "colour": "ycbcr420"}
 _JPEG = {"format": "jpeg"}
 _PSNR = {"format": "jpeg", "tables": "psnr"}
 _PSNR_RGB = {"format": "jpeg", "tables": "psnr_rgb"}
+_AVIF = {"format": "avif"}
 
 #: the streams each format-defining commit made (short sha -> cases); "current": today's code
 CASES: dict[str, list[Case]] = {
@@ -106,6 +107,9 @@ CASES: dict[str, list[Case]] = {
         Case("jpeg-psnr_rgb-rgb", "astronaut", _PSNR_RGB, 50, "container 5: the psnr_rgb table set"),
         Case("jpeg-psnr_rgb-gray-out", "camera", _PSNR_RGB, 90, "container 6: an output size", (75, 90)),
         Case("jpeg-psnr_rgb-rgb-out", "astronaut", _PSNR_RGB, 50, "container 6: an output size", (200, 150)),
+        Case("avif-gray", "camera", _AVIF, 60, "an AVIF payload (libavif through Pillow), stored whole"),
+        Case("avif-rgb", "astronaut", _AVIF, 40, "an AVIF payload (libavif through Pillow), stored whole"),
+        Case("avif-rgb-out", "astronaut", _AVIF, 30, "an AVIF payload, container 6: an output size", (200, 150)),
     ],
 }
 
