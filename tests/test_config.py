@@ -19,7 +19,7 @@ PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
 CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # chroma steps for RGB PSNR
 PHOTOS = ["scic_lowres_rgb_photos", "scic_fullres_rgb_photos"]  # ... and more colour photos: the colour default
-AVIF = ["scic_fullres_rgb_avif", "scic_lowres_rgb_avif"]  # AVIF as the standard codec
+AVIF = ["scic_fullres_rgb_avif", "scic_lowres_rgb_avif", "scic_fullres_avif"]  # AVIF as the standard codec
 #: experiments that are another one with one setting changed: (base, key, its value, the base's)
 DERIVED = {
     "scic_lowres_rgb_photos": ("scic_lowres_rgb_chroma", "data.more_photos", True, False),

@@ -38,8 +38,10 @@ def model_code_fn(compressor: Compressor, jpeg_sizes: bool = False) -> CodeFn:
 def multirate_code_fn(group: MultiRate, picks: list[list[tuple[str, float, float]]]) -> CodeFn:
     """A group of models (:mod:`vcnlit.multirate`) coding each image to each bpp target, as ``vcnlit
     compress --bpp`` does; a target below every member's range gets the first member's smallest file (of its most
-    shrunk image). Each image appends to ``picks`` the (member, rate, resize factor) of each target's file; ``bpp-jpeg`` where the
-    member's stream is a standard JPEG too."""
+    shrunk image). Each image appends to ``picks`` the (member, rate, resize factor) of each target's file; ``bpp-jpeg`` where
+    every member's stream is a standard JPEG too (a group with a member of another format has no JPEG file of each
+    point)."""
+    jpeg = all(m.comp.has_jpeg_form for m in group.members)
 
     def code(x: Tensor, targets: Sequence[float]) -> Iterator[tuple[Tensor, int, dict[str, int]]]:
         memo, chosen = ImageMemo(), []
@@ -52,7 +54,7 @@ def multirate_code_fn(group: MultiRate, picks: list[list[tuple[str, float, float
                 c = group.smallest(x[0], memo)
             assert c.x_hat is not None
             chosen.append((c.member.name, c.rate, c.resize))
-            yield c.x_hat[None], len(c.data), {"jpeg": len(to_jpeg(c.data))} if c.member.comp.has_jpeg_form else {}
+            yield c.x_hat[None], len(c.data), {"jpeg": len(to_jpeg(c.data))} if jpeg else {}
 
     return code
 

@@ -72,7 +72,7 @@ def multirate_results(group: MultiRate, images: Sequence[tuple[str, Tensor]], ta
             "coded_by": {n: [{"member": m, "rate": r, **({"resize": f} if f != 1 else {})} for m, r, f in p]
                          for (n, _), p in zip(images, picks)},
             "images": [n for n, _ in images],
-            **_coding_meta(first, jpeg_sizes=True), **(extra_meta or {})}
+            **_coding_meta(first, jpeg_sizes=all(m.comp.has_jpeg_form for m in group.members)), **(extra_meta or {})}
     return results_json(group.name, f"vcnlit {group.name} on {len(images)} images", results, by_image, meta)
 
 
