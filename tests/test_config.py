@@ -19,7 +19,7 @@ PAPER = ["dnnc_fullres", "dnnc_lowres", "scic_fullres", "scic_lowres"]
 LONGER = ["scic_lowres_long", "scic_lowres_rgb_long"]
 CHROMA = ["scic_lowres_rgb_chroma", "scic_fullres_rgb_chroma"]  # chroma steps for RGB PSNR
 PHOTOS = ["scic_lowres_rgb_photos", "scic_fullres_rgb_photos"]  # ... and more colour photos: the colour default
-AVIF = ["scic_fullres_rgb_avif", "scic_lowres_rgb_avif", "scic_fullres_avif"]  # AVIF as the standard codec
+AVIF = ["scic_fullres_rgb_avif", "scic_fullres_avif"]  # AVIF as the standard codec
 #: experiments that are another one with one setting changed: (base, key, its value, the base's)
 DERIVED = {
     "scic_lowres_rgb_photos": ("scic_lowres_rgb_chroma", "data.more_photos", True, False),
@@ -27,10 +27,7 @@ DERIVED = {
     "scic_fullres_rgb_deep": ("scic_fullres_rgb_photos", "model.block", "residual", "plain"),
     "scic_lowres_rgb_upscaled": ("scic_lowres_rgb_photos", "data.upscale", 1.6, 1.0),
     "scic_lowres_rgb_dilated": ("scic_lowres_rgb_upscaled", "model.idn_dilation", [1, 2, 4, 2], None),
-    "scic_fullres_rgb_dilated": ("scic_fullres_rgb_photos", "model.idn_dilation", [1, 2, 4, 2], None),
     "scic_lowres_photos": ("scic_lowres_long", "data.more_photos", True, False),
-    "scic_lowres_photos_dilated": ("scic_lowres_photos", "model.idn_dilation", [1, 2, 4, 2], None),
-    "scic_fullres_dilated": ("scic_fullres", "model.idn_dilation", [1, 2, 4, 2], None),
     "scic_fullres_photos": ("scic_fullres", "data.more_photos", True, False),
 }
 EXPERIMENTS = sorted({*PAPER, *(f"{e}_rgb" for e in PAPER), *LONGER, *CHROMA, *PHOTOS, *AVIF, *DERIVED})

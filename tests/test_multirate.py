@@ -149,8 +149,11 @@ needs_zoo = pytest.mark.skipif(DEFAULT_MODEL not in composites(), reason="needs 
 
 @needs_zoo
 def test_the_default_is_a_composite_the_zoo_lists():
-    members = composites()[DEFAULT_MODEL].members
-    assert all(entries()[n].info["codec"]["format"] == "jpeg" for n in members)  # .jpg outputs keep working
+    c = composites()[DEFAULT_MODEL]
+    assert all(n in entries() for n in (*c.members, *c.jpeg))
+    assert {entries()[n].info["codec"]["format"] for n in c.members} == {"jpeg", "avif"}
+    assert all(entries()[n].info["codec"]["format"] == "jpeg" for n in c.for_jpeg(True))  # .jpg outputs keep working
+    assert c.for_jpeg(False) == c.members and c.for_jpeg(True)[0] == c.members[0]
 
 
 @needs_zoo
@@ -176,7 +179,9 @@ def test_compress_bpp_is_honoured_across_both_members_and_decodes_without_model(
     assert main(["compress", str(src), str(tmp_path / "top.jpg"), "--bpp", "12"]) == 0
     notices = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(notices) == 1 and len(notices[0].splitlines()) == 1, notices
-    assert f"--bpp 12 is above what {DEFAULT_MODEL} reaches" in notices[0] and f"{full}, quality 95" in notices[0]
+    jpeg_full = composites()[DEFAULT_MODEL].for_jpeg(True)[-1]  # a .jpg file: the JPEG members
+    assert f"--bpp 12 is above what {DEFAULT_MODEL} reaches" in notices[0] and f"{jpeg_full}, quality 95" in notices[0]
+    assert Image.open(tmp_path / "top.jpg").format == "JPEG"
 
 
 @needs_zoo

@@ -109,23 +109,16 @@ def _rate(model, rate: float | None) -> float:
     return rate
 
 
-def _has_jpeg_form(model, comp) -> bool:
-    """Whether the model's streams can be written as a standard JPEG file (SCIC JPEG models)."""
+def _check_jpeg_form(model, comp, out: Path) -> None:
+    """Refuse a ``.jpg`` output for a model whose codec writes no standard JPEG (DNNC, other SCIC codecs)."""
     from vcnlit.codecs.jpeg_tag import NoStandardFormError, jpeg_settings
 
     try:
         jpeg_settings(comp.header((model.system.channels, 1, 1), model.codec.rate))
     except NoStandardFormError:
-        return False
-    return True
-
-
-def _check_jpeg_form(model, comp, out: Path) -> None:
-    """Refuse a ``.jpg`` output for a model whose codec writes no standard JPEG (DNNC, other SCIC codecs)."""
-    if not _has_jpeg_form(model, comp):
         kind = "a DNNC" if model.codec.mode == "dnnc" else f"a {model.codec.name}"
         raise ConfigError(f"{out}: model {model.experiment} is {kind} model and has no standard stream to write "
-                          f"as a JPEG file; write .vcn, or use a SCIC JPEG model (the default)")
+                          f"as a JPEG file; write .vcn, or use a SCIC JPEG model (the default)") from None
 
 
 def compress(args: argparse.Namespace) -> None:
@@ -148,12 +141,11 @@ def compress(args: argparse.Namespace) -> None:
     group = composite(args.model, colour)
     model, comp = _load(args.model, args.tile_size, args.refine, colour)  # a composite's first member
     members = [(group.members[0] if group else str(args.model or default_model(colour)), model, comp)]
-    if group and args.bpp is not None:
-        members += [(n, *_load(n, args.tile_size, args.refine)) for n in group.members[1:]]
+    if group and args.bpp is not None:  # a .jpg file: the composite's JPEG members
+        members += [(n, *_load(n, args.tile_size, args.refine)) for n in group.for_jpeg(jpeg)[1:]]
     if jpeg:
-        _check_jpeg_form(model, comp, out)
-        # a composite's members that code another standard format (AVIF) sit out a JPEG file's search
-        members = [m for m in members if _has_jpeg_form(*m[1:])]
+        for _, m, c in members:
+            _check_jpeg_form(m, c, out)
     if model.system.channels == 1 and colour:
         log.warning("%s is in colour but model %s is grayscale: the decoded image will be gray "
                     "(a colour model: --model %s)", src, model.experiment, DEFAULT_MODEL)

@@ -324,9 +324,9 @@ def _gray_default_rows() -> tuple[Pair, ...]:
 
 def _auto_rows() -> tuple[Pair, ...]:
     """The default compressor (``auto_rgb``) against each anchor, RGB and luma PSNR, up to 0.5 and 1 bpp."""
-    rows = [Pair(f"against the former default (the same members, no shrunk photos), {metric}",
-                 (f"{AUTO}_test.json{tag}", f"{AUTO}_unshrunk_test.json{tag}"),
-                 (f"{AUTO}_val.json{tag}", f"{AUTO}_unshrunk_val.json{tag}"), max_bpp)
+    rows = [Pair(f"against the former default (its full-size member coding JPEG: what `compress photo.jpg` uses), {metric}",
+                 (f"{AUTO}_test.json{tag}", f"{AUTO}_jpeg_test.json{tag}"),
+                 (f"{AUTO}_val.json{tag}", f"{AUTO}_jpeg_val.json{tag}"), max_bpp)
             for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for max_bpp in (0.5, 1.0)]
     for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"), ("jpeg2000", "JPEG 2000"),
                         ("jpeg_optimized", "Huffman-optimised 4:2:0 JPEG")):
@@ -366,7 +366,7 @@ def _enlarge_rows() -> tuple[Pair, ...]:
 def _shrink_rows() -> tuple[Pair, ...]:
     """The shrunk candidates of the defaults: each default against itself without them."""
     return (
-        *(pair(f"`auto_rgb` with the shrunk candidates, against without, {metric}", "auto_default/auto_rgb",
+        *(pair(f"`auto_rgb` with the shrunk candidates, against without, {metric}", "auto_default/auto_rgb_jpeg",
                "auto_default/auto_rgb_unshrunk", mx, tag)
           for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.25, 0.5, 1.0)),
         *(pair("`auto_gray` with the shrunk candidates, against without", "auto_default/auto_gray",
@@ -378,6 +378,31 @@ def _shrink_rows() -> tuple[Pair, ...]:
                (f"{RESULTS}/auto_default/auto_gray_resize06_val.json", f"{RESULTS}/auto_default/auto_gray_val.json"), mx)
           for mx in (0.25, 0.5)),
     )
+
+
+_AV = "avif"
+
+
+def _avif_rows() -> tuple[Pair, ...]:
+    """AVIF as SCIC's standard codec: the full-size models against AVIF alone and against their JPEG recipes; the
+    dilated half-size decoder tried before it."""
+    rows: list[Pair] = []
+    for model, jpeg, test, val, metrics in (
+            ("scic_fullres_rgb_avif", "scic_fullres_rgb_photos", TEST_RGB, VAL12_RGB,
+             (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR"))),
+            ("scic_fullres_avif", "scic_fullres_photos", TEST_GRAY, VAL12_GRAY, (("", "PSNR"),))):
+        run = f"{RESULTS}/{_AV}/{model}"
+        if not (REPO / f"{run}_val.json").is_file():
+            continue
+        rows += [Pair(f"{model} against AVIF (its codec alone), {metric}", (f"{run}_test.json{tag}",
+                      f"{test}/avif.json{tag}"), (f"{run}_val.json{tag}", f"{val}/avif.json{tag}"), None)
+                 for tag, metric in metrics]
+        rows += [pair(f"{model} against {jpeg} (JPEG), {metric}", f"{_AV}/{model}", f"{_MP}/{jpeg}", None, tag)
+                 for tag, metric in metrics]
+    rows.append(Pair("`auto_rgb`'s JPEG pair with `scic_lowres_rgb_dilated` (`model.idn_dilation`) as its half-size "
+                     "member, against with `scic_lowres_rgb_upscaled`", None,
+                     (f"{RESULTS}/{_AV}/auto_rgb_dilated_val.json", f"{AUTO}_jpeg_val.json"), 0.5))
+    return tuple(rows)
 
 
 #: every generated table by name
@@ -493,6 +518,7 @@ TABLES: dict[str, Table] = {
     "enlarge": PairTable("enlarged candidates and the recipes tried with them (`experiments/results/enlarge/`)",
                          _enlarge_rows()),
     "shrink": PairTable("shrunk candidates (`experiments/results/auto_default/`)", _shrink_rows()),
+    "avif": PairTable("AVIF as the standard codec (`experiments/results/avif/`)", _avif_rows()),
     "recompress": RecompressTable(),
     "gray-default": PairTable("`auto_gray`, the grayscale default", _gray_default_rows()),
     "standard-jpeg": PairTable("SCIC model's files", _standard_jpeg_rows()),

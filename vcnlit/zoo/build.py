@@ -100,8 +100,11 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
     base = read_json(base_file)
     config = model.meta.get("config") or {}
     data = config.get("data") or {}
+    anchor = (f"{base['name']} ({base_file.name}: Huffman-optimised, the standard's tables, the model's other "
+              "encoder settings)")
     if base["name"] != "jpeg":  # the zoo's BD-rates are all against JPEG: code the same images with it
         base = _jpeg_anchor(data, model.system.channels, rd["meta"].get("images") or [])
+        anchor = "jpeg (Huffman-optimised, the standard's tables, 4:2:0 in colour; the model's codec is another)"
     previous = (json.loads(INDEX.read_text()) if INDEX.is_file() else {}).get(name, {})
     if seconds is None:  # a run trained before: the stage times its run.json recorded
         seconds = sum(((read_marker(run_dir) or {}).get("stage_seconds") or {}).values()) or None
@@ -114,9 +117,7 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
         "rate_points": model.rate_points,
         "fingerprint": Compressor(model.system, model.codec).fingerprint.hex(),
         "bd_rate_vs_jpeg": bd(base["results"], rd["results"], "psnr").bd_rate,
-        "bd_anchor": f"{base['name']} ({base_file.name}: Huffman-optimised, the standard's tables, the model's other "
-                     "encoder settings)" if base["name"] == "jpeg" else
-                     "jpeg (Huffman-optimised, the standard's tables, 4:2:0 in colour: the model's codec is another one)",
+        "bd_anchor": anchor,
         "results": rd["results"],
         "results_by_image": rd.get("results_by_image"),
         "test_images": rd["meta"].get("images"),
