@@ -187,7 +187,9 @@ def _codec(info: dict[str, Any]) -> str:
     if c.get("format") == "jpeg":
         tables = {"psnr": ", psnr tables", "psnr_rgb": ", psnr_rgb tables"}.get(c.get("tables"), "")
         return f"JPEG{tables}, {size}"
-    return f"DCT + torchac, {size}"
+    if c.get("format") == "dct":
+        return f"DCT + torchac, {size}"
+    return f"{str(c.get('format')).upper()}, {size}"
 
 
 def render_zoo(_: ZooTable) -> tuple[str, list[str]]:

@@ -38,7 +38,7 @@ class Composite:
         members: the zoo models, the first one coding when no ``--bpp`` is asked for.
         about: one line on what it is.
         best: for a member whose budget search goes past its trained range, its best-quality rate
-            there (the highest JPEG quality).
+            there (the highest quality).
         resize: for a member that also codes the image resized (enlarged or shrunk), the factors
             (:mod:`vcnlit.multirate`).
         jpeg: the members that code a standard JPEG file (``vcnlit compress photo.png photo.jpg --bpp X``) when
@@ -58,7 +58,7 @@ class Composite:
 
     def for_jpeg(self, jpeg: bool) -> tuple[str, ...]:
         """The members that code a ``.jpg`` file (``jpeg``) or a ``.vcn`` stream."""
-        return self.jpeg or self.members if jpeg else self.members
+        return (self.jpeg or self.members) if jpeg else self.members
 
     def options(self, member: str) -> dict[str, Any]:
         """The keyword arguments of :func:`vcnlit.multirate.member` for one of its members."""
@@ -113,7 +113,7 @@ def entries() -> dict[str, ZooModel]:
 def composites() -> dict[str, Composite]:
     """The composites whose members are all in the zoo, by name."""
     zoo = entries()
-    return {n: c for n, c in COMPOSITES.items() if all(m in zoo for m in c.members)}
+    return {n: c for n, c in COMPOSITES.items() if all(m in zoo for m in (*c.members, *c.jpeg))}
 
 
 def composite(model: str | Path | None, colour: bool = True) -> Composite | None:
