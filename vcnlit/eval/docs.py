@@ -314,9 +314,9 @@ VAL12_GRAY = f"{RESULTS}/val12/gray"
 def _gray_default_rows() -> tuple[Pair, ...]:
     """The grayscale default (``auto_gray``) against the former one and each anchor, up to 0.5 and 1 bpp."""
     run = f"{RESULTS}/auto_default/auto_gray"
-    former = tuple(Pair("against the former default (`scic_lowres_long` + `scic_fullres`, no shrunk photos)",
-                        (f"{run}_test.json", f"{run}_base_split_test.json"),
-                        (f"{run}_val.json", f"{run}_base_split_val.json"), max_bpp) for max_bpp in (0.5, 1.0))
+    former = tuple(Pair("against the former default (its full-size member, `scic_fullres`, coding JPEG: what "
+                        "`compress photo.jpg` uses)", (f"{run}_test.json", f"{run}_jpeg_test.json"),
+                        (f"{run}_val.json", f"{run}_jpeg_val.json"), max_bpp) for max_bpp in (0.5, 1.0))
     return former + tuple(Pair(f"against {name}", (f"{run}_test.json", f"{TEST_GRAY}/{codec}.json"),
                                (f"{run}_val.json", f"{VAL12_GRAY}/{codec}.json"), max_bpp)
                           for codec, name in (("avif", "AVIF"), ("webp", "WebP"), ("jpegxl", "JPEG XL"),
@@ -371,13 +371,13 @@ def _shrink_rows() -> tuple[Pair, ...]:
         *(pair(f"`auto_rgb` with the shrunk candidates, against without, {metric}", "auto_default/auto_rgb_jpeg",
                "auto_default/auto_rgb_unshrunk", mx, tag)
           for tag, metric in (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR")) for mx in (0.25, 0.5, 1.0)),
-        *(pair("`auto_gray` with the shrunk candidates, against without", "auto_default/auto_gray",
+        *(pair("`auto_gray` with the shrunk candidates, against without", "auto_default/auto_gray_jpeg",
                "auto_default/auto_gray_unshrunk", mx) for mx in (0.25, 0.5, 1.0)),
         *(pair("`auto_gray` with `scic_lowres_photos` as its half-size member, against with `scic_lowres_long` "
                "(both without the shrunk candidates)", "auto_default/auto_gray_unshrunk",
                "auto_default/auto_gray_base_split", mx) for mx in (0.5, 1.0)),
-        *(Pair("`auto_gray` shrinking to 3/5 as well (`eval.resize`), against 3/4 alone (the default)", None,
-               (f"{RESULTS}/auto_default/auto_gray_resize06_val.json", f"{RESULTS}/auto_default/auto_gray_val.json"), mx)
+        *(Pair("`auto_gray`'s JPEG pair shrinking to 3/5 as well (`eval.resize`), against 3/4 alone", None,
+               (f"{RESULTS}/auto_default/auto_gray_resize06_val.json", f"{RESULTS}/auto_default/auto_gray_jpeg_val.json"), mx)
           for mx in (0.25, 0.5)),
     )
 
@@ -394,8 +394,6 @@ def _avif_rows() -> tuple[Pair, ...]:
              (("", "RGB PSNR"), ("#psnr=psnr-y", "Y PSNR"))),
             ("scic_fullres_avif", "scic_fullres_photos", TEST_GRAY, VAL12_GRAY, (("", "PSNR"),))):
         run = f"{RESULTS}/{_AV}/{model}"
-        if not (REPO / f"{run}_val.json").is_file():
-            continue
         rows += [Pair(f"{model} against AVIF (its codec alone), {metric}", (f"{run}_test.json{tag}",
                       f"{test}/avif.json{tag}"), (f"{run}_val.json{tag}", f"{val}/avif.json{tag}"), None)
                  for tag, metric in metrics]

@@ -79,11 +79,13 @@ COMPOSITES = {c.name: c for c in (
               "colour, SCIC: half size (JPEG) at low rates, full size (AVIF) at high rates, by each image's real PSNR",
               {"scic_fullres_rgb_avif": 95.0, "scic_fullres_rgb_photos": 95.0},
               {"scic_lowres_rgb_upscaled": (0.75, 4 / 3, 1.6)}, ("scic_lowres_rgb_upscaled", "scic_fullres_rgb_photos")),
-    # the grayscale half-size member trained on the extra natural photos too; the full-size one trained with them
-    # (scic_fullres_photos) did no better on the val photos (experiments/results/more_photos/)
-    Composite("auto_gray", ("scic_lowres_photos", "scic_fullres"),
-              "grayscale, SCIC/JPEG: half size at low rates, full size at high rates, by each image's real PSNR",
-              {"scic_fullres": 95.0}, {"scic_lowres_photos": (0.75, 4 / 3, 1.6)}),
+    # the grayscale half-size member trained on the extra natural photos too; the full-size one codes AVIF, as in
+    # colour (experiments/results/avif/); a .jpg file: the JPEG pair before it (scic_fullres, as the one trained
+    # with the photos, scic_fullres_photos, did no better on the val photos: experiments/results/more_photos/)
+    Composite("auto_gray", ("scic_lowres_photos", "scic_fullres_avif"),
+              "grayscale, SCIC: half size (JPEG) at low rates, full size (AVIF) at high rates, by each image's real PSNR",
+              {"scic_fullres_avif": 95.0, "scic_fullres": 95.0}, {"scic_lowres_photos": (0.75, 4 / 3, 1.6)},
+              ("scic_lowres_photos", "scic_fullres")),
 )}
 
 
