@@ -25,13 +25,17 @@ from vcnlit.eval.results import results_json
 from vcnlit.nets import resize
 from vcnlit.pixels import pad_to_multiple
 
+#: Huffman-optimised JPEG (the standard's tables, libjpeg, 4:2:0 in colour): the anchor of a model with no standard
+#: codec of its own, and of every zoo model's BD-rate
+JPEG_ANCHOR: dict[str, Any] = {"format": "jpeg", "optimize": True}
+
 
 def baseline_codec_spec(codec: Codec) -> dict[str, Any]:
     """The plain codec a model is compared with: its own standard codec and settings (SCIC), with the
     standard's quantisation tables and libjpeg's encoder (the JPEG people use, whatever tables and encoder the
-    model codes with), else JPEG."""
+    model codes with), else JPEG (:data:`JPEG_ANCHOR`)."""
     if codec.mode != "scic":
-        return {"format": "jpeg", "optimize": True}
+        return dict(JPEG_ANCHOR)
     return {k: v for k, v in codec_spec(codec).items() if k not in ("tables", *ENCODER_ONLY)}
 
 

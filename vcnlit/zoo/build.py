@@ -68,18 +68,18 @@ def _read(path: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def _jpeg_anchor(data: dict[str, Any], channels: int, names: Sequence[str]) -> dict[str, Any]:
-    """Huffman-optimised JPEG (the standard's tables, 4:2:0 in colour) on the images a run was evaluated on
-    (the embedded test split unless ``data.test_dir`` names a folder)."""
+def _jpeg_anchor(config: dict[str, Any], channels: int, names: Sequence[str]) -> dict[str, Any]:
+    """The JPEG baseline every other zoo model's run writes (:data:`~vcnlit.eval.baselines.JPEG_ANCHOR` at the
+    run's ``eval.baseline_points``), on the images the run was evaluated on (the embedded test split unless
+    ``data.test_dir`` names a folder)."""
     from vcnlit.data import load_folder
     from vcnlit.data.embedded import materialize
-    from vcnlit.eval.baselines import CodecBaseline
+    from vcnlit.eval.baselines import JPEG_ANCHOR, CodecBaseline
 
-    folder = data.get("test_dir") or materialize(data.get("embedded_dir") or "~/.cache/vcnlit/embedded")["test"]
+    data = config["data"]
+    folder = data.get("test_dir") or materialize(data["embedded_dir"])["test"]
     images = [(n, x) for n, x in load_folder(folder, channels, "data.test_dir") if not names or n in names]
-    anchor = CodecBaseline("jpeg", {"format": "jpeg", "optimize": True, "subsampling": 2}, [5, 10, 20, 30, 40, 50,
-                           60, 70, 80, 90, 95])
-    return anchor.evaluate(images, progress=False)
+    return CodecBaseline("jpeg", JPEG_ANCHOR, config["eval"]["baseline_points"]).evaluate(images, progress=False)
 
 
 def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | None,
@@ -103,7 +103,7 @@ def entry(name: str, run_dir: Path, overrides: Sequence[str], seconds: float | N
     anchor = (f"{base['name']} ({base_file.name}: Huffman-optimised, the standard's tables, the model's other "
               "encoder settings)")
     if base["name"] != "jpeg":  # the zoo's BD-rates are all against JPEG: code the same images with it
-        base = _jpeg_anchor(data, model.system.channels, rd["meta"].get("images") or [])
+        base = _jpeg_anchor(config, model.system.channels, rd["meta"].get("images") or [])
         anchor = "jpeg (Huffman-optimised, the standard's tables, 4:2:0 in colour; the model's codec is another)"
     previous = (json.loads(INDEX.read_text()) if INDEX.is_file() else {}).get(name, {})
     if seconds is None:  # a run trained before: the stage times its run.json recorded
